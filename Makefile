@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0
+# mm-exclusive: build, boot and test the series on Linux 5.10.223.
+# `make help` lists the targets.
+
+MAKEFLAGS += --no-print-directory
+SHELL := /bin/bash
+S := scripts
+
+.PHONY: all help run check shell deps base tree export kernel selftests \
+	initramfs report series series-check lint clean distclean
+
+all: check
+
+help:
+	@sed -n 's/^## //p' $(firstword $(MAKEFILE_LIST))
+
+## run           build what is needed, boot, and show the series at work
+run: initramfs
+	@python3 $(S)/boot.py --mode run
+
+## check         build what is needed, boot, run every test (T='glob' filters)
+check: initramfs
+	@T='$(T)' $(S)/check.sh
+
+## shell         boot the test guest into an interactive shell
+shell: initramfs
+	@python3 $(S)/boot.py --mode shell
+
+## report        re-read out/*.log and print the KTAP report again
+report:
+	@python3 $(S)/report.py --filter '$(T)' --programs \
+		"$$(python3 $(S)/report.py --select --filter '$(T)' <build/selftests/list)"
+
+## deps          install the Debian packages the harness needs
+deps:
+	@$(S)/deps.sh
+
+## base          fetch and verify the base tarball (cached outside the clone)
+base: deps
+	@$(S)/fetch-base.sh >/dev/null
+
+## tree          build/linux: base + one commit per patch, overlay linked in
+tree: base
+	@$(S)/tree.sh
+
+## export        write build/linux's commits back to patches/
+export:
+	@$(S)/tree.sh export
+
+## kernel        configure and build out/bzImage (PROFILE=kasan for KASAN)
+kernel: tree
+	@$(S)/kernel.sh
+
+## selftests     build the selftests, static, against the tree's uapi headers
+selftests: kernel
+	@$(S)/selftests.sh
+
+## initramfs     pack busybox, /init, selftests and demo into out/initramfs.cpio
+initramfs: selftests
+	@$(S)/initramfs.sh
+
+## series        out/series: cover letter + patches with overlay files folded in
+series: tree
+	@$(S)/series.sh export
+
+## series-check  git am out/series onto a fresh base, checkpatch (BISECT=1 builds)
+series-check: series
+	@BISECT='$(BISECT)' $(S)/series.sh check
+
+## lint          sparse (C=1) and W=1 on what the series touches, vs the base
+lint: kernel
+	@$(S)/lint.sh
+
+## clean         remove build outputs (keeps build/linux and the cache)
+clean:
+	rm -rf build/obj build/selftests build/hdr out
+
+## distclean     remove build/ and out/ entirely
+distclean:
+	rm -rf build out

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot out/bzImage with out/initramfs.cpio under QEMU.
+
+Modes: check (run the selftests), run (the demonstration, streamed to
+stdout as it runs), shell (interactive console).  The kernel console goes
+to out/console.log and the test channel (ttyS1) to out/tests.log.  A host-side watchdog ends a guest
+that overruns; KVM is used only with MMX_KVM=1.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, 'out')
+BOOT_ALLOWANCE = 240      # seconds for boot, KUnit and shutdown under TCG
+
+
+def qemu_cmd(mode, append, console, tests):
+    accel = 'kvm' if os.environ.get('MMX_KVM') == '1' else 'tcg'
+    cmd = ['qemu-system-x86_64', '-accel', accel, '-nodefaults',
+           '-display', 'none', '-no-reboot', '-m', os.environ.get('MMX_MEM', '2G'),
+           '-smp', os.environ.get('MMX_CPUS', '2'),
+           '-kernel', os.path.join(OUT, 'bzImage'),
+           '-initrd', os.path.join(OUT, 'initramfs.cpio'),
+           '-append', append]
+    if os.environ.get('MMX_ICOUNT') == '1':
+        cmd += ['-icount', 'shift=0,sleep=off']
+    if mode == 'shell':
+        cmd += ['-serial', 'mon:stdio', '-serial', 'file:' + tests]
+    else:
+        cmd += ['-serial', 'file:' + console, '-serial', 'file:' + tests]
+    return cmd
+
+
+def follow(path, pos):
+    """Return (new complete lines, new position) of a growing file."""
+    try:
+        with open(path, 'rb') as f:
+            f.seek(pos)
+            data = f.read()
+    except FileNotFoundError:
+        return [], pos
+    end = data.rfind(b'\n')
+    if end < 0:
+        return [], pos
+    chunk = data[:end + 1].decode('utf-8', 'replace')
+    return chunk.replace('\r', '').splitlines(), pos + end + 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--mode', default='check', choices=['check', 'run', 'shell'])
+    ap.add_argument('--tests', default='', help='comma-separated programs')
+    ap.add_argument('--timeout', type=int, default=300, help='per program')
+    ap.add_argument('--ntests', type=int, default=1)
+    args = ap.parse_args()
+
+    console = os.path.join(OUT, 'console.log')
+    tests = os.path.join(OUT, 'tests.log')
+    status = os.path.join(OUT, 'boot.status')
+    for p in (console, tests, status):
+        if os.path.exists(p):
+            os.unlink(p)
+    append = 'console=ttyS0 panic=-1 printk.time=1 mmx.mode=%s mmx.timeout=%d' % (
+        args.mode, args.timeout)
+    if args.tests:
+        append += ' mmx.tests=' + args.tests
+    cmd = qemu_cmd(args.mode, append, console, tests)
+    with open(os.path.join(OUT, 'qemu.cmd'), 'w') as f:
+        f.write(' '.join(cmd) + '\n')
+
+    if args.mode == 'shell':
+        sys.exit(subprocess.call(cmd))
+
+    limit = BOOT_ALLOWANCE + args.ntests * (args.timeout + 30)
+    stdin = subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, stdin=stdin)
+    start = time.time()
+    pos, current, since = 0, None, start
+    verdict = 'exited'
+    demo_ok = False
+    while proc.poll() is None:
+        time.sleep(0.5)
+        now = time.time()
+        lines, pos = follow(tests, pos)
+        if args.mode == 'run':
+            for line in lines:
+                if line == 'MMX-DONE':
+                    continue
+                print(line, flush=True)
+                if line.startswith('All scenarios behaved'):
+                    demo_ok = True
+        else:
+            for line in lines:
+                if line.startswith('MMX-BEGIN '):
+                    current, since = line.split()[1], now
+                    print('mmx: running %s' % current, file=sys.stderr)
+                elif line.startswith('MMX-END '):
+                    print('mmx: %s' % line[8:], file=sys.stderr)
+                    current = None
+            # The guest's own timeout did not fire: the kernel is stuck.
+            if current and now - since > args.timeout + 60:
+                verdict = 'hung in %s' % current
+                break
+        if now - start > limit:
+            verdict = 'watchdog after %d s' % limit
+            break
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+        print('mmx: guest killed: %s' % verdict, file=sys.stderr)
+    with open(status, 'w') as f:
+        f.write('%s\n%d\n' % (verdict, int(time.time() - start)))
+    print('mmx: guest ran %d s (%s)' % (time.time() - start, verdict),
+          file=sys.stderr)
+    if args.mode == 'run':
+        for line in follow(tests, pos)[0]:
+            if line != 'MMX-DONE':
+                print(line, flush=True)
+            demo_ok = demo_ok or line.startswith('All scenarios behaved')
+        sys.exit(0 if demo_ok else 1)
+
+
+if __name__ == '__main__':
+    main()

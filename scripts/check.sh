@@ -1,0 +1,18 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the test guest, run the selftests (those the filter T needs) and
+# print the KTAP report; exit 1 if anything failed.
+. "$(dirname "$0")/lib.sh"
+
+T=${T:-}
+TIMEOUT=${TIMEOUT:-300}
+list=$BUILD/selftests/list
+progs=$(python3 "$ROOT/scripts/report.py" --select --filter "$T" <"$list")
+n=$(echo "$progs" | tr , '\n' | grep -c . || true)
+
+python3 "$ROOT/scripts/boot.py" --mode check --tests "${progs:-none}" \
+	--ntests "$n" --timeout "$TIMEOUT"
+python3 "$ROOT/scripts/report.py" --filter "$T" --programs "$progs" \
+	--timeout "$TIMEOUT" >"$OUT/report.ktap" && rc=0 || rc=$?
+cat "$OUT/report.ktap"
+exit $rc

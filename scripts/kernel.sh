@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Configure and build the work tree's kernel; leave out/bzImage and
+# out/config.  PROFILE=test (default) or PROFILE=kasan.
+. "$(dirname "$0")/lib.sh"
+
+FRAGS="$ROOT/configs/base.config $ROOT/configs/test.config"
+[ "$PROFILE" = test ] || FRAGS="$FRAGS $ROOT/configs/$PROFILE.config"
+for f in $FRAGS; do [ -f "$f" ] || die "no config fragment $f"; done
+
+KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+mkdir -p "$OBJ" "$OUT"
+
+# Regenerate .config when a fragment, the profile or any Kconfig file of the
+# work tree changed.
+stamp=$( { echo "$PROFILE"; cat $FRAGS; git -C "$SRC" rev-parse HEAD;
+	   cat "$SRC"/mm/Kconfig.exclusive 2>/dev/null; } | sha256sum | cut -d' ' -f1)
+if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.config-stamp" 2>/dev/null)" != "$stamp" ]; then
+	say "configuring ($PROFILE)"
+	"${KMAKE[@]}" -s tinyconfig >/dev/null
+	(cd "$OBJ" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" \
+		"$OBJ/.config" $FRAGS >/dev/null)
+	"${KMAKE[@]}" -s olddefconfig >/dev/null
+	missing=0
+	while IFS='=' read -r key val; do
+		if [ "$val" = n ]; then
+			if grep -q "^$key=" "$OBJ/.config"; then
+				echo "Unexpected: $key (requested off)" >&2; missing=1
+			fi
+		elif ! grep -qx "$key=$val" "$OBJ/.config"; then
+			echo "Missing: $key" >&2; missing=1
+		fi
+	done < <(cat $FRAGS | sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=[^#[:space:]]*\).*/\1/p')
+	[ "$missing" = 0 ] || die "the merged config lacks requested options"
+	echo "$stamp" >"$OBJ/.config-stamp"
+fi
+
+say "building the kernel"
+if ! "${KMAKE[@]}" -s bzImage >"$OUT/build.log" 2>&1; then
+	grep -E 'error|Error' "$OUT/build.log" | head -20 >&2
+	die "kernel build failed (full log: out/build.log)"
+fi
+grep -i 'warning:' "$OUT/build.log" >&2 || true
+cp "$OBJ/arch/x86/boot/bzImage" "$OUT/bzImage.new"
+mv "$OUT/bzImage.new" "$OUT/bzImage"
+cp "$OBJ/.config" "$OUT/.config"
+say "kernel ready: out/bzImage"

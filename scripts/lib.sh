@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings of the harness; sourced by the other scripts.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${MMX_BUILD:-$ROOT/build}
+SRC=$BUILD/linux		# the kernel work tree (a git repository)
+OBJ=$BUILD/obj			# kbuild output (O=)
+OUT=$ROOT/out			# images, logs and exported series
+CACHE=${MMX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mm-exclusive}
+PROFILE=${PROFILE:-test}
+JOBS=${JOBS:-$(($(nproc) + 1))}
+
+# Reproducible builds make ccache hits across clones and rebuilds.
+export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2015'
+export KBUILD_BUILD_USER=mm-exclusive KBUILD_BUILD_HOST=build
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+export CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
+# The work tree's commits: fixed identity and dates keep the base commit id
+# stable, so `base-commit:` in the exported series means the same base.
+export GIT_COMMITTER_NAME=mm-exclusive GIT_COMMITTER_EMAIL=build@localhost
+export GIT_COMMITTER_DATE='2015-01-01T00:00:00Z'
+
+base_var() { sed -n "s/^$1=//p" "$ROOT/patches/BASE"; }
+
+say() { printf '%s\n' "mmx: $*" >&2; }
+die() { printf '%s\n' "mmx: error: $*" >&2; exit 1; }
+
+# Overlay files: every file of the series that is new to the kernel, as
+# "repo-path kernel-path" lines.
+overlay_files() {
+	(cd "$ROOT" && git ls-files -co --exclude-standard -- mm include lib \
+		tools/testing/selftests/mm Documentation/mm Kconfig.exclusive) |
+	sort -u | while read -r f; do
+		[ -f "$ROOT/$f" ] || continue
+		case $f in
+		Kconfig.exclusive) echo "$f mm/Kconfig.exclusive" ;;
+		*) echo "$f $f" ;;
+		esac
+	done
+}
+
+# Patches in apply order (names relative to patches/).
+series_patches() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/patches/series"; }
+
+# A patch's name without its number, as patches/overlay refers to it.
+patch_slug() { basename "$1" .patch | sed 's/^[0-9]\{4\}-//'; }

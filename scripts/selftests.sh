@@ -1,0 +1,20 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the mm selftests (static, against the work tree's uapi headers) and
+# the demo into build/selftests/.
+. "$(dirname "$0")/lib.sh"
+
+HDR=$BUILD/hdr
+ST=$BUILD/selftests
+mkdir -p "$ST"
+
+make -s -C "$SRC" O="$OBJ" INSTALL_HDR_PATH="$HDR" headers_install >/dev/null
+make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" \
+	KHDR_INCLUDES="-isystem $HDR/include" LDFLAGS=-static \
+	CC="ccache gcc" -j"$JOBS" all >"$ST/build.log" 2>&1 ||
+	{ cat "$ST/build.log" >&2; die "selftest build failed"; }
+grep -i warning "$ST/build.log" >&2 || true
+make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" emit_tests |
+	sed 's/^[^:]*://' >"$ST/list"
+gcc -O2 -Wall -Wextra -static -isystem "$HDR/include" -I"$SRC" \
+	-o "$ST/demo" "$ROOT/guest/demo.c"

@@ -1,0 +1,137 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The series as others receive it.
+#   series.sh export   out/series/: cover letter + numbered patches, each
+#                      overlay file folded into the patch patches/overlay
+#                      names for it (git format-patch --cover-letter)
+#   series.sh check    git am out/series onto a fresh pristine base and run
+#                      checkpatch --strict on every patch; BISECT=1 also
+#                      builds every prefix
+. "$(dirname "$0")/lib.sh"
+
+SERIES=$OUT/series
+
+# A scratch checkout of the pristine base, sharing build/linux's objects.
+fresh_base() {
+	local wt=$1
+	if [ -d "$wt/.git" ] || [ -f "$wt/.git" ]; then
+		git -C "$wt" am --abort >/dev/null 2>&1 || true
+		git -C "$wt" checkout -q --detach base
+		git -C "$wt" reset -q --hard base
+		git -C "$wt" clean -q -fdx
+	else
+		rm -rf "$wt"
+		git -C "$SRC" worktree prune
+		git -C "$SRC" worktree add -q --detach "$wt" base
+	fi
+}
+
+# Overlay files (repo paths) that patches/overlay assigns to patch slug $1.
+mapped_files() {
+	sed -e 's/#.*//' "$ROOT/patches/overlay" |
+		awk -v s="$1" -F: '$1 == s { print $2 }' | tr ' \t' '\n\n' | sed '/^$/d'
+}
+
+check_mapping() {
+	local repo kpath n bad=0 slugs
+	slugs=$(series_patches | while read -r p; do patch_slug "$p"; done)
+	while read -r repo kpath; do
+		n=$(for s in $slugs; do mapped_files "$s"; done | grep -cx "$repo" || true)
+		if [ "$n" != 1 ]; then
+			say "overlay file $repo is mapped to $n patches in patches/overlay (must be 1)"
+			bad=1
+		fi
+	done < <(overlay_files)
+	[ $bad = 0 ] || die "fix patches/overlay"
+}
+
+do_export() {
+	local wt=$BUILD/series-export p f kpath n=0
+	check_mapping
+	fresh_base "$wt"
+	while read -r p; do
+		git -C "$wt" am -q --keep-cr "$ROOT/patches/$p" ||
+			die "patch $p does not apply"
+		for f in $(mapped_files "$(patch_slug "$p")"); do
+			kpath=$(overlay_files | awk -v f="$f" '$1 == f { print $2 }')
+			mkdir -p "$wt/$(dirname "$kpath")"
+			cp "$ROOT/$f" "$wt/$kpath"
+			git -C "$wt" add -f "$kpath"
+		done
+		git -C "$wt" commit -q --amend --no-edit --allow-empty
+		n=$((n + 1))
+	done < <(series_patches)
+
+	rm -rf "$SERIES"
+	git -C "$wt" format-patch -q --zero-commit --no-signature --cover-letter \
+		--filename-max-length=120 \
+		--thread=shallow -o "$SERIES" base..HEAD
+	# The cover letter's subject and blurb come from patches/cover-letter.
+	python3 - "$SERIES"/0000-cover-letter.patch "$ROOT/patches/cover-letter" <<'PY'
+import sys
+path, src = sys.argv[1], sys.argv[2]
+subject, _, blurb = open(src).read().partition('\n')
+text = open(path).read()
+text = text.replace('*** SUBJECT HERE ***', subject.strip())
+text = text.replace('*** BLURB HERE ***', blurb.strip('\n'))
+open(path, 'w').write(text)
+PY
+	say "out/series: cover letter + $n patches"
+}
+
+do_check() {
+	local wt=$BUILD/series-check p i=0 bad=0 out
+	[ -d "$SERIES" ] || die "no out/series: run 'make series'"
+	fresh_base "$wt"
+	for p in "$SERIES"/0*.patch; do
+		case $p in */0000-cover-letter.patch) continue ;; esac
+		if ! git -C "$wt" am -q "$p" >/dev/null 2>&1; then
+			git -C "$wt" am --abort >/dev/null 2>&1 || true
+			die "$(basename "$p") does not apply with git am"
+		fi
+	done
+	say "git am: every patch applies to the pristine base"
+	for p in "$SERIES"/0*.patch; do
+		case $p in */0000-cover-letter.patch) continue ;; esac
+		out=$(cd "$wt" && ./scripts/checkpatch.pl --strict --quiet "$p" 2>&1) || true
+		if [ -n "$out" ]; then
+			echo "$(basename "$p"):"
+			echo "$out" | sed 's/^/  /'
+			bad=1
+		fi
+	done
+	[ $bad = 0 ] || die "checkpatch --strict has findings"
+	say "checkpatch --strict: clean"
+	# The MAINTAINERS entries of the clone are those the series adds.
+	python3 - "$ROOT/MAINTAINERS" "$wt/MAINTAINERS" <<'PY' || die "MAINTAINERS of the clone and of the series differ"
+import sys
+ours, tree = (open(p).read() for p in sys.argv[1:])
+blocks = [b.strip('\n') for b in ours.split('\n\n') if b.strip() and not b.startswith('#')]
+missing = [b.splitlines()[0] for b in blocks if b + '\n' not in tree]
+for m in missing:
+    print('MAINTAINERS entry not in the series: ' + m)
+sys.exit(1 if missing else 0)
+PY
+	[ -n "${BISECT:-}" ] || return 0
+	local obj=$BUILD/bisect-obj commits c
+	commits=$(git -C "$wt" rev-list --reverse base..HEAD)
+	for c in $commits; do
+		i=$((i + 1))
+		git -C "$wt" checkout -q --detach "$c"
+		say "bisect: building prefix $i: $(git -C "$wt" log -1 --format=%s)"
+		make -s -C "$wt" O="$obj" tinyconfig >/dev/null
+		(cd "$obj" && "$wt/scripts/kconfig/merge_config.sh" -m -O "$obj" \
+			"$obj/.config" "$ROOT"/configs/base.config \
+			"$ROOT"/configs/test.config >/dev/null)
+		make -s -C "$wt" O="$obj" olddefconfig >/dev/null
+		make -s -C "$wt" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage \
+			>"$obj.log" 2>&1 || { tail -20 "$obj.log"; die "prefix $i does not build"; }
+	done
+	say "bisect: all $i prefixes build"
+}
+
+case ${1:-} in
+export) do_export ;;
+check) do_check ;;
+*) die "usage: series.sh export|check" ;;
+esac

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include "mm_util.h"
+
+size_t pagesize;
+
+static void __attribute__((constructor)) mm_util_init(void)
+{
+	pagesize = sysconf(_SC_PAGESIZE);
+	/* Results must reach the log even if a later case kills us. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+void mmt_report(const char *name, enum mmt_result res, const char *gap,
+		const char *fmt, ...)
+{
+	char why[256] = "";
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+	}
+	if (res == MMT_SKIP) {
+		ksft_inc_xskip_cnt();
+		printf("ok %u %s # SKIP %s\n", ksft_test_num(), name, why);
+	} else if (gap && res == MMT_FAIL) {
+		ksft_inc_xfail_cnt();
+		printf("ok %u %s # XFAIL %s (%s)\n", ksft_test_num(), name,
+		       gap, why);
+	} else if (gap) {
+		ksft_inc_xpass_cnt();
+		printf("not ok %u %s # XPASS known gap is fixed, drop its mark: %s\n",
+		       ksft_test_num(), name, gap);
+	} else if (res == MMT_PASS) {
+		ksft_inc_pass_cnt();
+		printf("ok %u %s\n", ksft_test_num(), name);
+	} else {
+		ksft_inc_fail_cnt();
+		printf("# %s: %s\n", name, why);
+		printf("not ok %u %s\n", ksft_test_num(), name);
+	}
+}
+
+/*
+ * kselftest.h keeps its counters in static variables, one set per file:
+ * planning, reporting and the totals must all go through this file.
+ */
+void mmt_plan(unsigned int n)
+{
+	ksft_set_plan(n);
+}
+
+int mmt_exit(void)
+{
+	ksft_print_cnts();
+	if (ksft_get_fail_cnt() || ksft_get_xpass_cnt() || ksft_get_error_cnt())
+		return KSFT_FAIL;
+	return KSFT_PASS;
+}
+
+long vmstat_read(const char *name)
+{
+	char key[64];
+	long val, ret = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+void vmstat_refresh(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0)
+			ksft_print_msg("stat_refresh: %s\n", strerror(errno));
+		close(fd);
+	}
+}
+
+static uint64_t pagemap_entry(const void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent),
+		  (uintptr_t)addr / pagesize * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	return ent;
+}
+
+uint64_t pagemap_pfn(const void *addr)
+{
+	uint64_t ent = pagemap_entry(addr);
+
+	return (ent & (1ULL << 63)) ? ent & ((1ULL << 55) - 1) : 0;
+}
+
+bool pagemap_swapped(const void *addr)
+{
+	return pagemap_entry(addr) & (1ULL << 62);
+}
+
+size_t thp_pmd_size(void)
+{
+	unsigned long size = 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu", &size) != 1)
+		size = 0;
+	fclose(f);
+	return size;
+}
+
+bool range_is_thp(const void *addr, size_t size)
+{
+	unsigned long start, end, kb;
+	char line[256];
+	bool in = false, ret = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = start <= (uintptr_t)addr &&
+			     (uintptr_t)addr + size <= end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+			ret = kb * 1024 >= size;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+void *mmap_aligned(size_t size, size_t align)
+{
+	char *raw, *p;
+
+	if (align < pagesize)
+		align = pagesize;
+	raw = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	if (p + size < raw + size + align)
+		munmap(p + size, raw + size + align - (p + size));
+	return p;
+}
+
+int gup_test_open(void)
+{
+	return open(GUP_TEST_PATH, O_RDWR);
+}

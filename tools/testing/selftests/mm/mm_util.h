@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the mm-exclusive selftests: KTAP results with stable
+ * names, /proc and /sys readers, gup_test access and memory set-up.
+ */
+#ifndef MM_UTIL_H
+#define MM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../kselftest.h"
+
+#define GUP_TEST_PATH	"/sys/kernel/debug/gup_test"
+
+enum mmt_result {
+	MMT_PASS,
+	MMT_FAIL,
+	MMT_SKIP,
+};
+
+/*
+ * Report one test case as "ok N name", "not ok N name" or "ok N name # SKIP
+ * why".  A case listed in a known-gap table reports XFAIL when it fails and
+ * a failing XPASS when it passes, so that a fixed gap cannot go unnoticed.
+ */
+void mmt_report(const char *name, enum mmt_result res, const char *gap,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Announce how many cases this program reports. */
+void mmt_plan(unsigned int n);
+
+/* Finish the program: totals line and the kselftest exit code. */
+int mmt_exit(void);
+
+extern size_t pagesize;
+
+/* Read /proc/vmstat counter @name; -1 if it cannot be read. */
+long vmstat_read(const char *name);
+/* Fold the per-CPU vmstat deltas so that vmstat_read() is exact. */
+void vmstat_refresh(void);
+/* PFN mapped at @addr in this process (0 if none or unreadable). */
+uint64_t pagemap_pfn(const void *addr);
+/* Whether the page at @addr is swapped out. */
+bool pagemap_swapped(const void *addr);
+/* PMD-size of transparent huge pages, 0 if THP is unavailable. */
+size_t thp_pmd_size(void);
+/* Whether the range [addr, addr + size) is mapped by one PMD-size THP. */
+bool range_is_thp(const void *addr, size_t size);
+
+/* Anonymous private mapping of @size bytes aligned to @align. */
+void *mmap_aligned(size_t size, size_t align);
+
+/* Open gup_test; -1 with errno set if the kernel lacks it. */
+int gup_test_open(void);
+
+#endif /* MM_UTIL_H */
