@@ -37,7 +37,7 @@
  * @nr_pages: number of entries in @pages
  */
 struct gup_test_file {
-	struct mutex lock;
+	struct mutex lock;	/* protects @pages and @nr_pages */
 	struct page **pages;
 	unsigned long nr_pages;
 };

@@ -5,7 +5,7 @@
 
 PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils
  python3 git rsync ccache sparse dpkg-dev qemu-system-x86 busybox-static
- perl gawk"
+ perl gawk python3-ply python3-git"
 
 missing=
 for p in $PKGS; do

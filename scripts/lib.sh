@@ -17,10 +17,11 @@ export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2015'
 export KBUILD_BUILD_USER=mm-exclusive KBUILD_BUILD_HOST=build
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
-# The work tree's commits: fixed identity and dates keep the base commit id
-# stable, so `base-commit:` in the exported series means the same base.
-export GIT_COMMITTER_NAME=mm-exclusive GIT_COMMITTER_EMAIL=build@localhost
-export GIT_COMMITTER_DATE='2015-01-01T00:00:00Z'
+# Who commits in the work tree and signs the exported series.
+export GIT_COMMITTER_NAME='mm-exclusive team'
+export GIT_COMMITTER_EMAIL=mm-exclusive@example.org
+# The base commit gets a fixed date, so its id is the same in every clone.
+BASE_DATE='2015-01-01T00:00:00Z'
 
 base_var() { sed -n "s/^$1=//p" "$ROOT/patches/BASE"; }
 

@@ -35,7 +35,7 @@ create_base() {
 	# -f: the base is the whole tarball, .gitignore'd files included.
 	git -C "$tmp" add -A -f
 	GIT_AUTHOR_NAME=Debian GIT_AUTHOR_EMAIL=debian-kernel@lists.debian.org \
-	GIT_AUTHOR_DATE=$GIT_COMMITTER_DATE \
+	GIT_AUTHOR_DATE=$BASE_DATE GIT_COMMITTER_DATE=$BASE_DATE \
 		git -C "$tmp" commit -q -m "Linux $(base_var version) ($(base_var tarball))" \
 		-m "Pristine base of the mm-exclusive series, sha256 $(base_var sha256)."
 	git -C "$tmp" tag base

@@ -43,16 +43,21 @@ struct scenario {
 	const char *(*run)(char *mem, size_t size, const struct pin *pin);
 };
 
-/* Gaps of a kernel without PageAnonExclusive, by case-name pattern. */
+/*
+ * Gaps of a kernel that cannot tell an exclusively owned anonymous page
+ * from a shared one, by case-name pattern; PageAnonExclusive closes them.
+ */
 static const struct {
 	const char *pattern;
 	const char *why;
 } known_gaps[] = {
 	{ "*.ro_pin*.fork_pin_parent_write",
-	  "R/O pin of a page shared after fork is not unshared: the parent's write moves it away from the pin (PageAnonExclusive, issue 3)" },
+	  "a R/O pin of a page that fork shared is not unshared first" },
 	{ "base_page.*_pin*.pin_mprotect_parent_write",
-	  "do_wp_page() copies a pinned page it could reuse after mprotect() (PageAnonExclusive, issue 3)" },
+	  "do_wp_page() copies a pinned page it could reuse" },
 };
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static int gup_fd;
 
@@ -60,7 +65,7 @@ static const char *known_gap(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(known_gaps) / sizeof(known_gaps[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(known_gaps); i++)
 		if (!fnmatch(known_gaps[i].pattern, name, 0))
 			return known_gaps[i].why;
 	return NULL;
@@ -286,8 +291,6 @@ static const struct scenario scenarios[] = {
 	{ "fork_pin_parent_write", true, fork_pin_parent_write },
 	{ "pin_mprotect_parent_write", true, pin_mprotect_parent_write },
 };
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static void run_case(const struct kind *k, const struct pin *p,
 		     const struct scenario *s)
