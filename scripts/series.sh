@@ -91,9 +91,14 @@ do_check() {
 		fi
 	done
 	say "git am: every patch applies to the pristine base"
+	# checkpatch checks SPDX lines with `python scripts/spdxcheck.py`,
+	# which needs python3-ply: give it the system's python3 by that name.
+	mkdir -p "$BUILD/bin"
+	ln -sf /usr/bin/python3 "$BUILD/bin/python"
 	for p in "$SERIES"/0*.patch; do
 		case $p in */0000-cover-letter.patch) continue ;; esac
-		out=$(cd "$wt" && ./scripts/checkpatch.pl --strict --quiet "$p" 2>&1) || true
+		out=$(cd "$wt" && PATH=$BUILD/bin:$PATH \
+			./scripts/checkpatch.pl --strict --quiet "$p" 2>&1) || true
 		if [ -n "$out" ]; then
 			echo "$(basename "$p"):"
 			echo "$out" | sed 's/^/  /'

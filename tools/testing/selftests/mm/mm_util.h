@@ -11,10 +11,6 @@
 #include <stdint.h>
 #include "../kselftest.h"
 
-#ifndef __printf
-#define __printf(a, b)	__attribute__((format(printf, a, b)))
-#endif
-
 #define GUP_TEST_PATH	"/sys/kernel/debug/gup_test"
 
 enum mmt_result {
@@ -28,7 +24,6 @@ enum mmt_result {
  * why".  A case listed in a known-gap table reports XFAIL when it fails and
  * a failing XPASS when it passes, so that a fixed gap cannot go unnoticed.
  */
-__printf(4, 5)
 void mmt_report(const char *name, enum mmt_result res, const char *gap,
 		const char *fmt, ...);
 
