@@ -6,6 +6,13 @@
 
 T=${T:-}
 TIMEOUT=${TIMEOUT:-300}
+# The report must be able to fail: its own unit tests come first.
+if ! python3 -m unittest -q "$ROOT/scripts/tests/test_report.py" \
+	>"$OUT/harness-tests.log" 2>&1; then
+	cat "$OUT/harness-tests.log" >&2
+	die "the report's unit tests fail (scripts/tests/test_report.py)"
+fi
+
 list=$BUILD/selftests/list
 progs=$(python3 "$ROOT/scripts/report.py" --select --filter "$T" <"$list")
 n=$(echo "$progs" | tr , '\n' | grep -c . || true)

@@ -19,8 +19,9 @@ if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.config-stamp" 2>/dev/null)" != "$s
 	say "configuring ($PROFILE)"
 	"${KMAKE[@]}" -s tinyconfig >/dev/null
 	(cd "$OBJ" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" \
-		"$OBJ/.config" $FRAGS >/dev/null)
-	"${KMAKE[@]}" -s olddefconfig >/dev/null
+		"$OBJ/.config" $FRAGS >"$OBJ/merge_config.log" 2>&1) ||
+		{ cat "$OBJ/merge_config.log" >&2; die "merge_config.sh failed"; }
+	"${KMAKE[@]}" -s olddefconfig >/dev/null 2>>"$OBJ/merge_config.log"
 	missing=0
 	while IFS='=' read -r key val; do
 		if [ "$val" = n ]; then

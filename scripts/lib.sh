@@ -5,11 +5,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${MMX_BUILD:-$ROOT/build}
+PROFILE=${PROFILE:-test}		# configs/test.config, plus configs/$PROFILE.config
 SRC=$BUILD/linux		# the kernel work tree (a git repository)
-OBJ=$BUILD/obj			# kbuild output (O=)
+OBJ=$BUILD/obj			# kbuild output (O=), one per profile
+[ "$PROFILE" = test ] || OBJ=$BUILD/obj-$PROFILE
 OUT=$ROOT/out			# images, logs and exported series
 CACHE=${MMX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mm-exclusive}
-PROFILE=${PROFILE:-test}
 JOBS=${JOBS:-$(($(nproc) + 1))}
 
 # Reproducible builds make ccache hits across clones and rebuilds.
