@@ -157,7 +157,7 @@ static void scenario_pin_fork(int gup)
 	pid_t pid;
 
 	printf("Scenario 3: a pinned page across fork\n");
-	printf("  does: pin R/W, fork (the child sleeps), parent writes\n");
+	printf("  does: pin R/W, fork (the child waits), parent writes\n");
 	if (ioctl(gup, PIN_LONGTERM_TEST_START, &args)) {
 		verdict(0, "the pin was refused");
 		return;

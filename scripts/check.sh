@@ -20,6 +20,7 @@ n=$(echo "$progs" | tr , '\n' | grep -c . || true)
 python3 "$ROOT/scripts/boot.py" --mode check --tests "${progs:-none}" \
 	--ntests "$n" --timeout "$TIMEOUT"
 python3 "$ROOT/scripts/report.py" --filter "$T" --programs "$progs" \
+	--all-programs "$(paste -sd, "$list")" \
 	--timeout "$TIMEOUT" >"$OUT/report.ktap" && rc=0 || rc=$?
 cat "$OUT/report.ktap"
 exit $rc

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034
 # Common settings of the harness; sourced by the other scripts.
 
 set -euo pipefail

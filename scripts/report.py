@@ -265,6 +265,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--filter', default='')
     ap.add_argument('--programs', default='', help='comma-separated')
+    ap.add_argument('--all-programs', default='',
+                    help='comma-separated: every program there is')
     ap.add_argument('--timeout', type=int, default=300)
     ap.add_argument('--select', action='store_true',
                     help='print the programs (from stdin) the filter needs')
@@ -302,7 +304,11 @@ def main():
 
     print('KTAP version 1')
     if args.filter:
-        print("# filter T='%s': %d tests filtered out" % (args.filter, filtered))
+        skipped = [p for p in args.all_programs.split(',')
+                   if p and p not in programs]
+        print("# filter T='%s': %d tests filtered out%s" % (
+            args.filter, filtered,
+            ', programs not run: ' + ' '.join(skipped) if skipped else ''))
     print('1..%d' % len(root.children))
     for i, c in enumerate(root.children, 1):
         emit(c, i, 0, '')

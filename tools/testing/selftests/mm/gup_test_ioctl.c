@@ -165,39 +165,43 @@ static void test_start_twice(void)
 	free(buf);
 }
 
+/*
+ * A START that must be refused; STOP afterwards, so that a START wrongly
+ * accepted here cannot make the next case pass for the wrong reason.
+ */
+static void check_start_refused(const char *name, uint64_t addr,
+				uint64_t size, unsigned int flags, int err)
+{
+	struct pin_longterm_test args = { addr, size, flags };
+
+	check_errno(name, gup_fd, PIN_LONGTERM_TEST_START, &args, err);
+	ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
+}
+
 static void test_start_bad(void)
 {
-	struct pin_longterm_test args;
-	char *hole;
+	uintptr_t hole;
 
-	args = (struct pin_longterm_test){ (uintptr_t)mem + 1, pagesize, 0 };
-	check_errno("start_unaligned_addr", gup_fd, PIN_LONGTERM_TEST_START,
-		    &args, EINVAL);
-	args = (struct pin_longterm_test){ (uintptr_t)mem, pagesize + 1, 0 };
-	check_errno("start_unaligned_size", gup_fd, PIN_LONGTERM_TEST_START,
-		    &args, EINVAL);
-	args = (struct pin_longterm_test){ (uintptr_t)mem, 0, 0 };
-	check_errno("start_size_zero", gup_fd, PIN_LONGTERM_TEST_START,
-		    &args, EINVAL);
-	args = (struct pin_longterm_test){ (uintptr_t)mem, pagesize, 4 };
-	check_errno("start_unknown_flags", gup_fd, PIN_LONGTERM_TEST_START,
-		    &args, EINVAL);
-	args = (struct pin_longterm_test){ -4096ULL, pagesize, 0 };
-	check_errno("start_kernel_range", gup_fd, PIN_LONGTERM_TEST_START,
-		    &args, EINVAL);
+	check_start_refused("start_unaligned_addr", (uintptr_t)mem + 1,
+			    pagesize, 0, EINVAL);
+	check_start_refused("start_unaligned_size", (uintptr_t)mem,
+			    pagesize + 1, 0, EINVAL);
+	check_start_refused("start_size_zero", (uintptr_t)mem, 0, 0, EINVAL);
+	check_start_refused("start_unknown_flags", (uintptr_t)mem, pagesize,
+			    4, EINVAL);
+	check_start_refused("start_kernel_range", -4096ULL, pagesize, 0,
+			    EINVAL);
 	check_errno("start_bad_pointer", gup_fd, PIN_LONGTERM_TEST_START,
 		    (void *)16, EFAULT);
+	ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
 
 	/* A range with nothing mapped cannot be pinned. */
-	hole = mmap(NULL, pagesize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
-	munmap(hole, pagesize);
-	args = (struct pin_longterm_test){ (uintptr_t)hole, pagesize, 0 };
-	check_errno("start_unmapped_range", gup_fd, PIN_LONGTERM_TEST_START,
-		    &args, EFAULT);
-	args.flags = PIN_LONGTERM_TEST_FLAG_USE_FAST;
-	check_errno("start_unmapped_range_fast", gup_fd,
-		    PIN_LONGTERM_TEST_START, &args, EFAULT);
+	hole = (uintptr_t)mmap(NULL, pagesize, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap((void *)hole, pagesize);
+	check_start_refused("start_unmapped_range", hole, pagesize, 0, EFAULT);
+	check_start_refused("start_unmapped_range_fast", hole, pagesize,
+			    PIN_LONGTERM_TEST_FLAG_USE_FAST, EFAULT);
 }
 
 static void test_read_bad(void)
