@@ -188,6 +188,8 @@ static int gup_test_run(unsigned int cmd, struct gup_test *gup)
 		addr = gup->addr + (done << PAGE_SHIFT);
 		want = min_t(unsigned long, gup->nr_pages_per_call,
 			     nr_pages - done);
+		/* The fast calls take an int count. */
+		want = min_t(unsigned long, want, INT_MAX);
 		nr = gup_test_get_chunk(cmd, gup, addr, want, pages + done);
 		if (nr <= 0)
 			break;

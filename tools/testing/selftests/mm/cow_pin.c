@@ -39,8 +39,11 @@ struct pin {
 
 struct scenario {
 	const char *name;
-	bool needs_pin;
-	const char *(*run)(char *mem, size_t size, const struct pin *pin);
+	bool needs_pin;		/* meaningless without a pin */
+	bool pin_first;		/* pin before fork, not after */
+	bool child_writes;	/* the child writes, not the parent */
+	const char *(*run)(char *mem, size_t size, const struct pin *pin,
+			   const struct scenario *s);
 };
 
 /*
@@ -183,78 +186,40 @@ static const char *child_finish(struct child *c)
 	return WEXITSTATUS(status) ? "the child failed" : NULL;
 }
 
-static const char *fork_parent_write(char *mem, size_t size,
-				     const struct pin *pin)
+/*
+ * Fork while the parent's memory may be pinned; then the parent or the
+ * child writes.  Each must see only its own data, and the pin must still
+ * see what the parent maps.
+ */
+static const char *fork_write(char *mem, size_t size, const struct pin *pin,
+			      const struct scenario *s)
 {
+	const char *why = NULL, *child_why;
 	struct child c;
-	const char *why;
 
-	if (pin_start(mem, size, pin))
+	if (s->pin_first && pin_start(mem, size, pin))
 		return "PIN_LONGTERM_TEST_START failed";
-	if (child_start(&c, mem, size, false)) {
+	if (child_start(&c, mem, size, s->child_writes)) {
 		pin_stop(pin);
 		return "fork failed";
 	}
-	memset(mem, NEW, size);
-	why = pin_coherent(mem, size, pin);
-	if (!why && !all_bytes(mem, size, NEW))
-		why = "the parent lost its own write";
-	if (!why)
-		why = child_finish(&c);
-	else
-		child_finish(&c);
-	pin_stop(pin);
-	return why;
-}
-
-static const char *fork_child_write(char *mem, size_t size,
-				    const struct pin *pin)
-{
-	struct child c;
-	const char *why;
-
-	if (pin_start(mem, size, pin))
-		return "PIN_LONGTERM_TEST_START failed";
-	if (child_start(&c, mem, size, true)) {
-		pin_stop(pin);
-		return "fork failed";
-	}
-	why = all_bytes(mem, size, OLD) ? NULL :
-	      "the parent sees the child's write";
+	if (!s->pin_first && pin_start(mem, size, pin))
+		why = "PIN_LONGTERM_TEST_START failed";
+	if (!why && !s->child_writes)
+		memset(mem, NEW, size);
+	if (!why && !all_bytes(mem, size, s->child_writes ? OLD : NEW))
+		why = s->child_writes ? "the parent sees the child's write" :
+					"the parent lost its own write";
 	if (!why)
 		why = pin_coherent(mem, size, pin);
-	if (!why)
-		why = child_finish(&c);
-	else
-		child_finish(&c);
+	child_why = child_finish(&c);
 	pin_stop(pin);
-	return why;
+	return why ? why : child_why;
 }
 
-static const char *fork_pin_parent_write(char *mem, size_t size,
-					 const struct pin *pin)
-{
-	struct child c;
-	const char *why;
-
-	if (child_start(&c, mem, size, false))
-		return "fork failed";
-	if (pin_start(mem, size, pin)) {
-		child_finish(&c);
-		return "PIN_LONGTERM_TEST_START failed";
-	}
-	memset(mem, NEW, size);
-	why = pin_coherent(mem, size, pin);
-	if (!why)
-		why = child_finish(&c);
-	else
-		child_finish(&c);
-	pin_stop(pin);
-	return why;
-}
-
-static const char *pin_mprotect_parent_write(char *mem, size_t size,
-					     const struct pin *pin)
+static const char *mprotect_write(char *mem, size_t size,
+				  const struct pin *pin,
+				  const struct scenario *s)
 {
 	const char *why;
 
@@ -286,10 +251,10 @@ static const struct pin pins[] = {
 };
 
 static const struct scenario scenarios[] = {
-	{ "pin_fork_parent_write", false, fork_parent_write },
-	{ "pin_fork_child_write", false, fork_child_write },
-	{ "fork_pin_parent_write", true, fork_pin_parent_write },
-	{ "pin_mprotect_parent_write", true, pin_mprotect_parent_write },
+	{ "pin_fork_parent_write", false, true, false, fork_write },
+	{ "pin_fork_child_write", false, true, true, fork_write },
+	{ "fork_pin_parent_write", true, false, false, fork_write },
+	{ "pin_mprotect_parent_write", true, true, false, mprotect_write },
 };
 
 static void run_case(const struct kind *k, const struct pin *p,
@@ -330,7 +295,7 @@ static void run_case(const struct kind *k, const struct pin *p,
 		munmap(mem, size);
 		return;
 	}
-	why = s->run(mem, size, p);
+	why = s->run(mem, size, p, s);
 	mmt_report(name, why ? MMT_FAIL : MMT_PASS, gap, "%s", why ? why : "");
 	munmap(mem, size);
 }

@@ -266,6 +266,13 @@ static void test_benchmark_bad(void)
 		    &gup, EINVAL);
 	check_errno("benchmark_bad_pointer", gup_fd, GUP_FAST_BENCHMARK,
 		    (void *)16, EFAULT);
+	gup = gup_args();
+	gup.addr = (uintptr_t)mmap(NULL, pagesize, PROT_NONE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap((void *)(uintptr_t)gup.addr, pagesize);
+	gup.size = pagesize;
+	check_errno("benchmark_unmapped_range", gup_fd, PIN_BASIC_TEST, &gup,
+		    EFAULT);
 	check_errno("unknown_ioctl", gup_fd, _IO('g', 42), NULL, ENOTTY);
 }
 
@@ -352,7 +359,7 @@ int main(void)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	fill(mem, mem_size, 1);
 
-	mmt_plan(36);
+	mmt_plan(37);
 	test_benchmark("gup_fast_benchmark", GUP_FAST_BENCHMARK, 0, 0, false);
 	test_benchmark("pin_fast_benchmark", PIN_FAST_BENCHMARK, 0, 0, true);
 	test_benchmark("pin_longterm_benchmark", PIN_LONGTERM_BENCHMARK, 1, 0,
