@@ -7,7 +7,7 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: all help run check shell deps base tree export kernel selftests \
-	initramfs report series series-check lint clean distclean
+	initramfs report series series-check lint docs clean distclean
 
 all: check
 
@@ -70,6 +70,10 @@ series-check: series
 ## lint          sparse (C=1) and W=1 on what the series touches, vs the base
 lint: kernel
 	@$(S)/lint.sh
+
+## docs          make htmldocs SPHINXDIRS=mm; fail on warnings about our pages
+docs: tree
+	@$(S)/docs.sh
 
 ## clean         remove build outputs (keeps build/linux and the cache)
 clean:
