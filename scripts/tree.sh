@@ -44,12 +44,14 @@ create_base() {
 
 apply_series() {
 	local p
+	# No stamp until every patch is in: a failed run re-applies next time.
+	rm -f "$STAMP"
 	git -C "$SRC" checkout -q -B series base
 	while read -r p; do
 		[ -f "$ROOT/patches/$p" ] || die "patches/series names $p, which does not exist"
 		if ! git -C "$SRC" am -q --keep-cr "$ROOT/patches/$p" >/dev/null 2>&1; then
 			git -C "$SRC" am --abort >/dev/null 2>&1 || true
-			die "patch $p does not apply to $(git -C "$SRC" log -1 --format=%s)"
+			die "patch $p does not apply (on top of: $(git -C "$SRC" log -1 --format=%s))"
 		fi
 	done < <(series_patches)
 	echo "$(patches_hash) $(git -C "$SRC" rev-parse HEAD)" >"$STAMP"
