@@ -18,7 +18,8 @@ help:
 run: initramfs
 	@python3 $(S)/boot.py --mode run
 
-## check         build what is needed, boot, run every test (T='glob' filters)
+## check         build what is needed, boot, run every test (T='glob' filters;
+##               VANILLA=1: the same tests on the pristine base)
 check: initramfs
 	@T='$(T)' $(S)/check.sh
 
@@ -28,8 +29,7 @@ shell: initramfs
 
 ## report        re-read out/*.log and print the KTAP report again
 report:
-	@python3 $(S)/report.py --filter '$(T)' --programs \
-		"$$(python3 $(S)/report.py --select --filter '$(T)' <build/selftests/list)"
+	@T='$(T)' REPORT_ONLY=1 $(S)/check.sh
 
 ## deps          install the Debian packages the harness needs
 deps:

@@ -14,7 +14,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, 'out')
+OUT = os.environ.get('MMX_OUT') or os.path.join(ROOT, 'out')
 BOOT_ALLOWANCE = 240      # seconds for boot, KUnit and shutdown under TCG
 
 

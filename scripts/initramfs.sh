@@ -4,7 +4,6 @@
 # uncompressed cpio archive at out/initramfs.cpio.
 . "$(dirname "$0")/lib.sh"
 
-ST=$BUILD/selftests
 GEN=$BUILD/gen_init_cpio
 BUSYBOX=/bin/busybox
 

@@ -8,17 +8,17 @@ FRAGS="$ROOT/configs/base.config $ROOT/configs/test.config"
 [ "$PROFILE" = test ] || FRAGS="$FRAGS $ROOT/configs/$PROFILE.config"
 for f in $FRAGS; do [ -f "$f" ] || die "no config fragment $f"; done
 
-KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+KMAKE=(make -C "$KSRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 mkdir -p "$OBJ" "$OUT"
 
 # Regenerate .config when a fragment, the profile or any Kconfig file of the
 # work tree changed.
-stamp=$( { echo "$PROFILE"; cat $FRAGS; git -C "$SRC" rev-parse HEAD;
-	   cat "$SRC"/mm/Kconfig.exclusive 2>/dev/null; } | sha256sum | cut -d' ' -f1)
+stamp=$( { echo "$PROFILE"; cat $FRAGS; git -C "$KSRC" rev-parse HEAD;
+	   cat "$KSRC"/mm/Kconfig.exclusive 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)
 if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.config-stamp" 2>/dev/null)" != "$stamp" ]; then
 	say "configuring ($PROFILE)"
 	"${KMAKE[@]}" -s tinyconfig >/dev/null
-	(cd "$OBJ" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" \
+	(cd "$OBJ" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" \
 		"$OBJ/.config" $FRAGS >"$OBJ/merge_config.log" 2>&1) ||
 		{ cat "$OBJ/merge_config.log" >&2; die "merge_config.sh failed"; }
 	"${KMAKE[@]}" -s olddefconfig >/dev/null 2>>"$OBJ/merge_config.log"
@@ -28,7 +28,12 @@ if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.config-stamp" 2>/dev/null)" != "$s
 			if grep -q "^$key=" "$OBJ/.config"; then
 				echo "Unexpected: $key (requested off)" >&2; missing=1
 			fi
-		elif ! grep -qx "$key=$val" "$OBJ/.config"; then
+		elif grep -qx "$key=$val" "$OBJ/.config"; then
+			:
+		elif [ -n "${VANILLA:-}" ] && ! grep -rqs --include='Kconfig*' \
+				"^config ${key#CONFIG_}\$" "$KSRC"; then
+			say "not in the vanilla kernel: $key"
+		else
 			echo "Missing: $key" >&2; missing=1
 		fi
 	done < <(cat $FRAGS | sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=[^#[:space:]]*\).*/\1/p')
@@ -45,4 +50,4 @@ grep -i 'warning:' "$OUT/build.log" >&2 || true
 cp "$OBJ/arch/x86/boot/bzImage" "$OUT/bzImage.new"
 mv "$OUT/bzImage.new" "$OUT/bzImage"
 cp "$OBJ/.config" "$OUT/.config"
-say "kernel ready: out/bzImage"
+say "kernel ready: ${OUT#"$ROOT"/}/bzImage"

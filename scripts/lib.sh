@@ -11,6 +11,17 @@ SRC=$BUILD/linux		# the kernel work tree (a git repository)
 OBJ=$BUILD/obj			# kbuild output (O=), one per profile
 [ "$PROFILE" = test ] || OBJ=$BUILD/obj-$PROFILE
 OUT=$ROOT/out			# images, logs and exported series
+KSRC=$SRC			# the tree the kernel is built from
+ST=$BUILD/selftests		# selftest binaries and their list
+# VANILLA=1: the same guest and tests on the pristine base, for comparison.
+if [ -n "${VANILLA:-}" ]; then
+	KSRC=$BUILD/vanilla
+	OBJ=$BUILD/obj-vanilla
+	[ "$PROFILE" = test ] || OBJ=$OBJ-$PROFILE
+	OUT=$ROOT/out/vanilla
+	ST=$BUILD/selftests-vanilla
+fi
+export MMX_OUT=$OUT
 CACHE=${MMX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mm-exclusive}
 JOBS=${JOBS:-$(($(nproc) + 1))}
 

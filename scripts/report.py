@@ -17,7 +17,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, 'out')
+OUT = os.environ.get('MMX_OUT') or os.path.join(ROOT, 'out')
 
 SPLAT = re.compile(
     r'WARNING:|BUG:|Oops|KASAN|UBSAN|DEBUG_LOCKS_WARN_ON|'

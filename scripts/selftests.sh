@@ -4,11 +4,10 @@
 # the demo into build/selftests/.
 . "$(dirname "$0")/lib.sh"
 
-HDR=$BUILD/hdr
-ST=$BUILD/selftests
+HDR=$BUILD/hdr${VANILLA:+-vanilla}
 mkdir -p "$ST"
 
-make -s -C "$SRC" O="$OBJ" INSTALL_HDR_PATH="$HDR" headers_install >/dev/null
+make -s -C "$KSRC" O="$OBJ" INSTALL_HDR_PATH="$HDR" headers_install >/dev/null
 make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" \
 	KHDR_INCLUDES="-isystem $HDR/include" LDFLAGS=-static \
 	CC="ccache gcc" -j"$JOBS" all >"$ST/build.log" 2>&1 ||

@@ -98,6 +98,11 @@ update_tree() {
 		apply_series
 	fi
 	sync_overlay
+	# VANILLA=1 builds the pristine base, checked out beside the work tree.
+	if [ -n "${VANILLA:-}" ] && [ ! -e "$KSRC/.git" ]; then
+		git -C "$SRC" worktree prune
+		git -C "$SRC" worktree add -q --detach "$KSRC" base
+	fi
 }
 
 export_series() {
