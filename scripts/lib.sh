@@ -48,6 +48,8 @@ overlay_files() {
 		tools/testing/selftests/mm Documentation/mm Kconfig.exclusive) |
 	sort -u | while read -r f; do
 		[ -f "$ROOT/$f" ] || continue
+		# .gitkeep only keeps an empty overlay directory in git.
+		case $f in */.gitkeep) continue ;; esac
 		case $f in
 		Kconfig.exclusive) echo "$f mm/Kconfig.exclusive" ;;
 		*) echo "$f $f" ;;
