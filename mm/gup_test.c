@@ -30,6 +30,21 @@
 #define PIN_LONGTERM_TEST_FLAGS	(PIN_LONGTERM_TEST_FLAG_USE_WRITE | \
 				 PIN_LONGTERM_TEST_FLAG_USE_FAST)
 
+/*
+ * Every FOLL_PIN adds GUP_PIN_COUNTING_BIAS to the page's refcount, and one
+ * page (the shared zero page, say) may be pinned over and over: bound what
+ * one request may pin, and what all long-term pin sets together may hold,
+ * far below what could overflow a refcount.
+ */
+#define GUP_TEST_MAX_PAGES	BIT(18)
+#define GUP_TEST_MAX_PINNED	(2 * GUP_TEST_MAX_PAGES)
+
+/* A FOLL_LONGTERM call allocates an array per call: keep it to a page. */
+#define GUP_TEST_LONGTERM_CHUNK	(PAGE_SIZE / sizeof(struct page *))
+
+/* Pages held in the long-term pin sets of all open files. */
+static atomic_long_t gup_test_pinned = ATOMIC_LONG_INIT(0);
+
 /**
  * struct gup_test_file - per-open-file state
  * @lock: serialises the PIN_LONGTERM_TEST_* ioctls of this file
@@ -44,15 +59,19 @@ struct gup_test_file {
 
 /*
  * Check that [addr, addr + size) is a non-empty, page-aligned range of user
- * addresses and return its length in pages, or 0 if it is not.
+ * addresses, no longer than GUP_TEST_MAX_PAGES, and store its length in
+ * pages in *nr_pages.
  */
-static unsigned long gup_test_range_pages(u64 addr, u64 size)
+static int gup_test_range(u64 addr, u64 size, unsigned long *nr_pages)
 {
 	if (!size || !PAGE_ALIGNED(addr) || !PAGE_ALIGNED(size))
-		return 0;
+		return -EINVAL;
 	if (addr >= TASK_SIZE || size > TASK_SIZE - addr)
-		return 0;
-	return size >> PAGE_SHIFT;
+		return -EINVAL;
+	if (size >> PAGE_SHIFT > GUP_TEST_MAX_PAGES)
+		return -E2BIG;
+	*nr_pages = size >> PAGE_SHIFT;
+	return 0;
 }
 
 static bool gup_test_uses_pin(unsigned int cmd, const struct gup_test *gup)
@@ -144,11 +163,17 @@ static int gup_test_check_args(unsigned int cmd, const struct gup_test *gup,
 			       unsigned long *nr_pages)
 {
 	unsigned int i;
+	int ret;
 
-	*nr_pages = gup_test_range_pages(gup->addr, gup->size);
-	if (!*nr_pages || !gup->nr_pages_per_call)
+	ret = gup_test_range(gup->addr, gup->size, nr_pages);
+	if (ret)
+		return ret;
+	if (!gup->nr_pages_per_call)
 		return -EINVAL;
 	if (gup->gup_flags & ~GUP_TEST_USER_FOLL)
+		return -EINVAL;
+	/* The fast paths take no FOLL_TOUCH (and warn about it). */
+	if (gup_test_is_fast(cmd) && (gup->gup_flags & FOLL_TOUCH))
 		return -EINVAL;
 	if (gup->test_flags & ~GUP_TEST_FLAG_DUMP_PAGES_USE_PIN)
 		return -EINVAL;
@@ -188,8 +213,8 @@ static int gup_test_run(unsigned int cmd, struct gup_test *gup)
 		addr = gup->addr + (done << PAGE_SHIFT);
 		want = min_t(unsigned long, gup->nr_pages_per_call,
 			     nr_pages - done);
-		/* The fast calls take an int count. */
-		want = min_t(unsigned long, want, INT_MAX);
+		if (cmd == PIN_LONGTERM_BENCHMARK)
+			want = min(want, GUP_TEST_LONGTERM_CHUNK);
 		nr = gup_test_get_chunk(cmd, gup, addr, want, pages + done);
 		if (nr <= 0)
 			break;
@@ -229,6 +254,7 @@ static void pin_longterm_stop(struct gup_test_file *gf)
 	if (!gf->pages)
 		return;
 	unpin_user_pages(gf->pages, gf->nr_pages);
+	atomic_long_sub(gf->nr_pages, &gup_test_pinned);
 	kvfree(gf->pages);
 	gf->pages = NULL;
 	gf->nr_pages = 0;
@@ -246,7 +272,7 @@ static long pin_longterm_pin(const struct pin_longterm_test *args,
 
 	while (done < nr_pages) {
 		addr = args->addr + (done << PAGE_SHIFT);
-		want = min_t(unsigned long, nr_pages - done, INT_MAX);
+		want = min(nr_pages - done, GUP_TEST_LONGTERM_CHUNK);
 		if (args->flags & PIN_LONGTERM_TEST_FLAG_USE_FAST) {
 			nr = pin_user_pages_fast(addr, want, gup_flags,
 						 pages + done);
@@ -281,22 +307,32 @@ static int pin_longterm_start(struct gup_test_file *gf, void __user *uarg)
 		return -EFAULT;
 	if (gf->pages || (args.flags & ~PIN_LONGTERM_TEST_FLAGS))
 		return -EINVAL;
-	nr_pages = gup_test_range_pages(args.addr, args.size);
-	if (!nr_pages)
-		return -EINVAL;
+	ret = gup_test_range(args.addr, args.size, &nr_pages);
+	if (ret)
+		return ret;
 
+	if (atomic_long_add_return(nr_pages, &gup_test_pinned) >
+	    GUP_TEST_MAX_PINNED) {
+		ret = -EBUSY;
+		goto out_unaccount;
+	}
 	pages = kvcalloc(nr_pages, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
-	if (!pages)
-		return -ENOMEM;
-
+	if (!pages) {
+		ret = -ENOMEM;
+		goto out_unaccount;
+	}
 	ret = pin_longterm_pin(&args, pages, nr_pages);
 	if (ret) {
 		kvfree(pages);
-		return ret;
+		goto out_unaccount;
 	}
 	gf->pages = pages;
 	gf->nr_pages = nr_pages;
 	return 0;
+
+out_unaccount:
+	atomic_long_sub(nr_pages, &gup_test_pinned);
+	return ret;
 }
 
 static int pin_longterm_read(struct gup_test_file *gf, void __user *uarg)
@@ -311,6 +347,8 @@ static int pin_longterm_read(struct gup_test_file *gf, void __user *uarg)
 	if (!gf->pages)
 		return -EINVAL;
 	if (get_user(user_addr, (u64 __user *)uarg))
+		return -EFAULT;
+	if (user_addr != (unsigned long)user_addr)
 		return -EFAULT;
 	dst = u64_to_user_ptr(user_addr);
 

@@ -30,9 +30,10 @@
  * @put_delta_usec: (out) time spent dropping them again
  * @addr: (in) page-aligned start of the user range
  * @size: (in) length of the range in bytes, a non-zero multiple of the
- *	page size; (out) the number of bytes actually processed
+ *	page size, at most 2^18 pages; (out) the number of bytes processed
  * @nr_pages_per_call: (in) pages passed to each get/pin call, at least 1
- * @gup_flags: (in) FOLL_WRITE (0x1) and FOLL_TOUCH (0x2) only
+ * @gup_flags: (in) FOLL_WRITE (0x1) and, except for the fast benchmarks,
+ *	FOLL_TOUCH (0x2)
  * @test_flags: (in) GUP_TEST_FLAG_* bits
  * @which_pages: (in) DUMP_USER_PAGES_TEST: 1-based indices of the pages to
  *	pass to dump_page(); 0 marks an unused slot
@@ -55,7 +56,8 @@ struct gup_test {
 /**
  * struct pin_longterm_test - argument of PIN_LONGTERM_TEST_START
  * @addr: (in) page-aligned start of the range to pin
- * @size: (in) length in bytes, a non-zero multiple of the page size
+ * @size: (in) length in bytes, a non-zero multiple of the page size, at
+ *	most 2^18 pages; all open files together hold at most 2^19
  * @flags: (in) PIN_LONGTERM_TEST_FLAG_* bits
  */
 struct pin_longterm_test {

@@ -86,15 +86,16 @@ long vmstat_read(const char *name)
 	return ret;
 }
 
-void vmstat_refresh(void)
+bool vmstat_refresh(void)
 {
 	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	bool ok;
 
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			ksft_print_msg("stat_refresh: %s\n", strerror(errno));
-		close(fd);
-	}
+	if (fd < 0)
+		return false;
+	ok = write(fd, "1", 1) == 1;
+	close(fd);
+	return ok;
 }
 
 static uint64_t pagemap_entry(const void *addr)

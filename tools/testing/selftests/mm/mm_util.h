@@ -38,7 +38,7 @@ extern size_t pagesize;
 /* Read /proc/vmstat counter @name; -1 if it cannot be read. */
 long vmstat_read(const char *name);
 /* Fold the per-CPU vmstat deltas so that vmstat_read() is exact. */
-void vmstat_refresh(void);
+bool vmstat_refresh(void);
 /* PFN mapped at @addr in this process (0 if none or unreadable). */
 uint64_t pagemap_pfn(const void *addr);
 /* Whether the page at @addr is swapped out. */
