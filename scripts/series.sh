@@ -128,7 +128,7 @@ PY
 		(cd "$obj" && "$wt/scripts/kconfig/merge_config.sh" -m -O "$obj" \
 			"$obj/.config" "$ROOT"/configs/base.config \
 			"$ROOT"/configs/test.config >/dev/null 2>&1)
-		make -s -C "$wt" O="$obj" olddefconfig >/dev/null
+		make -s -C "$wt" O="$obj" olddefconfig >/dev/null 2>&1
 		make -s -C "$wt" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage \
 			>"$obj.log" 2>&1 || { tail -20 "$obj.log"; die "prefix $i does not build"; }
 	done
