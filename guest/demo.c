@@ -15,8 +15,8 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "mm/gup_test.h"
+#include "mm_util.h"
 
-static long psize;
 static int failures;
 
 static uint64_t pfn_of(const void *addr)
@@ -25,33 +25,18 @@ static uint64_t pfn_of(const void *addr)
 	int fd = open("/proc/self/pagemap", O_RDONLY);
 
 	if (fd >= 0) {
-		if (pread(fd, &ent, 8, (uintptr_t)addr / psize * 8) != 8)
+		if (pread(fd, &ent, 8, (uintptr_t)addr / pagesize * 8) != 8)
 			ent = 0;
 		close(fd);
 	}
 	return (ent >> 63) ? ent & ((1ULL << 55) - 1) : 0;
 }
 
+/* A /proc/vmstat counter, exact: the per-CPU deltas folded in first. */
 static long vmstat(const char *name)
 {
-	char key[64];
-	long val;
-	FILE *f;
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			perror("stat_refresh");
-		close(fd);
-	}
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2)
-		if (!strcmp(key, name))
-			break;
-	fclose(f);
-	return strcmp(key, name) ? -1 : val;
+	vmstat_refresh();
+	return vmstat_read(name);
 }
 
 static void verdict(int ok, const char *what)
@@ -62,7 +47,7 @@ static void verdict(int ok, const char *what)
 
 static void *page(const char *text)
 {
-	char *p = mmap(NULL, psize, PROT_READ | PROT_WRITE,
+	char *p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
@@ -76,10 +61,10 @@ static void *page(const char *text)
 static void scenario_pin(int gup)
 {
 	char *p = page("written before the pin");
-	char *buf = calloc(1, psize);
+	char *buf = calloc(1, pagesize);
 	uint64_t dst = (uintptr_t)buf;
 	struct pin_longterm_test args = {
-		.addr = (uintptr_t)p, .size = psize,
+		.addr = (uintptr_t)p, .size = pagesize,
 		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
 	};
 	long acq = vmstat("nr_foll_pin_acquired");
@@ -106,7 +91,7 @@ static void scenario_pin(int gup)
 	       vmstat("nr_foll_pin_released") - rel,
 	       vmstat("nr_foll_pin_acquired"), vmstat("nr_foll_pin_released"));
 	verdict(ok, "the device's view and the process's view are the same page");
-	munmap(p, psize);
+	munmap(p, pagesize);
 	free(buf);
 }
 
@@ -140,16 +125,16 @@ static void scenario_cow(void)
 	       (unsigned long long)pfn_of(p));
 	verdict(!strcmp(p, "parent's data") && pfn_of(p) == before,
 		"the child's write went to a copy; the parent kept its page");
-	munmap(p, psize);
+	munmap(p, pagesize);
 }
 
 static void scenario_pin_fork(int gup)
 {
 	char *p = page("before fork");
-	char *buf = calloc(1, psize);
+	char *buf = calloc(1, pagesize);
 	uint64_t dst = (uintptr_t)buf;
 	struct pin_longterm_test args = {
-		.addr = (uintptr_t)p, .size = psize,
+		.addr = (uintptr_t)p, .size = pagesize,
 		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
 	};
 	int fds[2], status;
@@ -182,7 +167,7 @@ static void scenario_pin_fork(int gup)
 	verdict(!strcmp(buf, p) && !WEXITSTATUS(status),
 		"fork gave the child a copy and left the pinned page to the parent");
 	ioctl(gup, PIN_LONGTERM_TEST_STOP);
-	munmap(p, psize);
+	munmap(p, pagesize);
 	free(buf);
 }
 
@@ -190,8 +175,6 @@ int main(void)
 {
 	int gup;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	psize = sysconf(_SC_PAGESIZE);
 	printf("mm-exclusive demonstration\n\n");
 	gup = open("/sys/kernel/debug/gup_test", O_RDWR);
 	if (gup < 0) {

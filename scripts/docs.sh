@@ -4,18 +4,7 @@
 # any warning about it.  HTML in build/docs/Documentation/output/mm/.
 . "$(dirname "$0")/lib.sh"
 
-need=
-for p in python3-sphinx python3-sphinx-rtd-theme; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-		grep -q 'install ok installed' || need="$need $p"
-done
-if [ -n "$need" ]; then
-	say "installing:$need"
-	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $need >/dev/null ||
-		die "cannot install$need"
-fi
+need_packages python3-sphinx python3-sphinx-rtd-theme
 
 log=$OUT/docs.log
 mkdir -p "$OUT"

@@ -17,11 +17,8 @@ stamp=$( { echo "$PROFILE"; cat $FRAGS; git -C "$KSRC" rev-parse HEAD;
 	   cat "$KSRC"/mm/Kconfig.exclusive 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)
 if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.config-stamp" 2>/dev/null)" != "$stamp" ]; then
 	say "configuring ($PROFILE)"
-	"${KMAKE[@]}" -s tinyconfig >/dev/null
-	(cd "$OBJ" && "$KSRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" \
-		"$OBJ/.config" $FRAGS >"$OBJ/merge_config.log" 2>&1) ||
-		{ cat "$OBJ/merge_config.log" >&2; die "merge_config.sh failed"; }
-	"${KMAKE[@]}" -s olddefconfig >/dev/null 2>>"$OBJ/merge_config.log"
+	# shellcheck disable=SC2086
+	configure_kernel "$KSRC" "$OBJ" $FRAGS
 	missing=0
 	while IFS='=' read -r key val; do
 		if [ "$val" = n ]; then

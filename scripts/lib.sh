@@ -62,3 +62,43 @@ series_patches() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/patches/series
 
 # A patch's name without its number, as patches/overlay refers to it.
 patch_slug() { basename "$1" .patch | sed 's/^[0-9]\{4\}-//'; }
+
+# Install those of the named Debian packages that are not installed yet.
+need_packages() {
+	local p missing=
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
+	[ "$(id -u)" = 0 ] || die "missing packages:$missing (run as root, or install them)"
+	say "installing:$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
+		die "apt-get update failed: is the Debian mirror reachable?"
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $missing >/dev/null ||
+		die "apt-get install failed for:$missing"
+}
+
+# A checkout of the pristine base at $1 that shares build/linux's objects.
+base_worktree() {
+	[ -e "$1/.git" ] && return 0
+	rm -rf "$1"
+	git -C "$SRC" worktree prune
+	git -C "$SRC" worktree add -q --detach "$1" base
+}
+
+# configure_kernel TREE OBJDIR FRAGMENT...: tinyconfig, the fragments merged
+# in, olddefconfig; kconfig's notes go to OBJDIR/merge_config.log.
+configure_kernel() {
+	local tree=$1 obj=$2
+	shift 2
+	mkdir -p "$obj"
+	make -s -C "$tree" O="$obj" tinyconfig >/dev/null
+	(cd "$obj" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" \
+		"$obj/.config" "$@" >"$obj/merge_config.log" 2>&1) ||
+		{ cat "$obj/merge_config.log" >&2; die "merge_config.sh failed"; }
+	make -s -C "$tree" O="$obj" olddefconfig >/dev/null \
+		2>>"$obj/merge_config.log"
+}

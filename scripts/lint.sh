@@ -40,10 +40,7 @@ if [ -n "$new" ] && [ -n "$bobjs" ]; then
 	# Compare with the base, file by file, in a scratch checkout.
 	wt=$BUILD/lint-base
 	bobj=$BUILD/lint-base-obj
-	if [ ! -e "$wt/.git" ]; then
-		git -C "$SRC" worktree prune
-		git -C "$SRC" worktree add -q --detach "$wt" base
-	fi
+	base_worktree "$wt"
 	mkdir -p "$bobj"
 	cp "$OBJ/.config" "$bobj/.config"
 	make -s -C "$wt" O="$bobj" olddefconfig >/dev/null

@@ -85,11 +85,11 @@ def parse_kunit(console):
                      if l.strip() in ('TAP version 14', 'KTAP version 1'))
     except StopIteration:
         return None
-    suites, suite, planned, diag = [], None, 0, []
+    suites, suite, diag = [], None, []
     for line in lines[start + 1:]:
         if line.startswith('    # Subtest: '):
             suite = Test('kunit.' + line.split(':', 1)[1].strip())
-            planned, diag = 0, []
+            diag = []
             suites.append((suite, 0))
             continue
         if suite is None:
@@ -127,9 +127,12 @@ def parse_kunit(console):
 
 
 def parse_programs(tests, programs, timeout, guest_status):
-    """One group per selftest program, from the test channel."""
+    """One group per selftest program, from the test channel.
+
+    A program that did not finish is an error of its own, so the final
+    MMX-DONE marker adds nothing and is not needed here.
+    """
     blocks, cur = {}, None
-    done = False
     for line in tests or []:
         if line.startswith('MMX-BEGIN '):
             cur = line.split()[1]
@@ -138,8 +141,6 @@ def parse_programs(tests, programs, timeout, guest_status):
             blocks[cur]['end'] = dict(kv.split('=', 1)
                                       for kv in line.split()[2:])
             cur = None
-        elif line == 'MMX-DONE':
-            done = True
         elif cur:
             blocks[cur]['lines'].append(line)
 
@@ -195,7 +196,7 @@ def parse_programs(tests, programs, timeout, guest_status):
         if problem:
             group.children.append(Test(group.name + '.exit', 'error',
                                        problem, diag))
-    return groups, done
+    return groups
 
 
 def dmesg_clean(console):
@@ -294,7 +295,7 @@ def main():
                                    'ERROR no KUnit output on the console'))
     else:
         kunit.children = suites
-    mm, done = parse_programs(tests, programs, args.timeout, guest_status)
+    mm = parse_programs(tests, programs, args.timeout, guest_status)
     kselftest = Test('mm')
     kselftest.children = mm
     root.children = [kunit, kselftest]

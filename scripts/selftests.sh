@@ -15,5 +15,7 @@ make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" \
 grep -i warning "$ST/build.log" >&2 || true
 make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" emit_tests |
 	sed 's/^[^:]*://' >"$ST/list"
+# The demo shares the selftests' helpers.
 gcc -O2 -Wall -Wextra -static -isystem "$HDR/include" -I"$SRC" \
-	-o "$ST/demo" "$ROOT/guest/demo.c"
+	-I"$SRC/tools/testing/selftests/mm" -o "$ST/demo" "$ROOT/guest/demo.c" \
+	"$SRC/tools/testing/selftests/mm/mm_util.c"

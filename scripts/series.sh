@@ -20,9 +20,7 @@ fresh_base() {
 		git -C "$wt" reset -q --hard base
 		git -C "$wt" clean -q -fdx
 	else
-		rm -rf "$wt"
-		git -C "$SRC" worktree prune
-		git -C "$SRC" worktree add -q --detach "$wt" base
+		base_worktree "$wt"
 	fi
 }
 
@@ -124,11 +122,8 @@ PY
 		i=$((i + 1))
 		git -C "$wt" checkout -q --detach "$c"
 		say "bisect: building prefix $i: $(git -C "$wt" log -1 --format=%s)"
-		make -s -C "$wt" O="$obj" tinyconfig >/dev/null
-		(cd "$obj" && "$wt/scripts/kconfig/merge_config.sh" -m -O "$obj" \
-			"$obj/.config" "$ROOT"/configs/base.config \
-			"$ROOT"/configs/test.config >/dev/null 2>&1)
-		make -s -C "$wt" O="$obj" olddefconfig >/dev/null 2>&1
+		configure_kernel "$wt" "$obj" "$ROOT"/configs/base.config \
+			"$ROOT"/configs/test.config
 		make -s -C "$wt" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage \
 			>"$obj.log" 2>&1 || { tail -20 "$obj.log"; die "prefix $i does not build"; }
 	done

@@ -99,10 +99,7 @@ update_tree() {
 	fi
 	sync_overlay
 	# VANILLA=1 builds the pristine base, checked out beside the work tree.
-	if [ -n "${VANILLA:-}" ] && [ ! -e "$KSRC/.git" ]; then
-		git -C "$SRC" worktree prune
-		git -C "$SRC" worktree add -q --detach "$KSRC" base
-	fi
+	[ -z "${VANILLA:-}" ] || base_worktree "$KSRC"
 }
 
 export_series() {

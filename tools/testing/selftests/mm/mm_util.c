@@ -98,32 +98,6 @@ bool vmstat_refresh(void)
 	return ok;
 }
 
-static uint64_t pagemap_entry(const void *addr)
-{
-	uint64_t ent = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &ent, sizeof(ent),
-		  (uintptr_t)addr / pagesize * sizeof(ent)) != sizeof(ent))
-		ent = 0;
-	close(fd);
-	return ent;
-}
-
-uint64_t pagemap_pfn(const void *addr)
-{
-	uint64_t ent = pagemap_entry(addr);
-
-	return (ent & (1ULL << 63)) ? ent & ((1ULL << 55) - 1) : 0;
-}
-
-bool pagemap_swapped(const void *addr)
-{
-	return pagemap_entry(addr) & (1ULL << 62);
-}
-
 size_t thp_pmd_size(void)
 {
 	unsigned long size = 0;

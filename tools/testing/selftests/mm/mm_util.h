@@ -39,10 +39,6 @@ extern size_t pagesize;
 long vmstat_read(const char *name);
 /* Fold the per-CPU vmstat deltas so that vmstat_read() is exact. */
 bool vmstat_refresh(void);
-/* PFN mapped at @addr in this process (0 if none or unreadable). */
-uint64_t pagemap_pfn(const void *addr);
-/* Whether the page at @addr is swapped out. */
-bool pagemap_swapped(const void *addr);
 /* PMD-size of transparent huge pages, 0 if THP is unavailable. */
 size_t thp_pmd_size(void);
 /* Whether the range [addr, addr + size) is mapped by one PMD-size THP. */
