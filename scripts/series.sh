@@ -30,30 +30,53 @@ mapped_files() {
 		awk -v s="$1" -F: '$1 == s { print $2 }' | tr ' \t' '\n\n' | sed '/^$/d'
 }
 
+# A file that grows over several patches (Kconfig.exclusive, the selftest
+# Makefile, ...) is mapped to each of them and split by marker lines
+# "# @patch <slug>": the lines after a marker arrive in that patch, those
+# before the first marker in the first patch the file is mapped to.  The
+# markers themselves are not exported.
+markers() { sed -n 's/^# @patch \([^ ]*\)$/\1/p' "$ROOT/$1"; }
+
+# Print overlay file $1 as of the patches named in the rest of the arguments.
+file_upto() {
+	local f=$1
+	shift
+	awk -v ok="$*" 'BEGIN { n = split(ok, a, " "); for (i = 1; i <= n; i++) s[a[i]] = 1; keep = 1 }
+		/^# @patch [^ ]+$/ { keep = ($3 in s); next }
+		keep' "$ROOT/$f"
+}
+
 check_mapping() {
-	local repo kpath n bad=0 slugs
+	local repo kpath n bad=0 slugs m
 	slugs=$(series_patches | while read -r p; do patch_slug "$p"; done)
 	while read -r repo kpath; do
 		n=$(for s in $slugs; do mapped_files "$s"; done | grep -cx "$repo" || true)
-		if [ "$n" != 1 ]; then
-			say "overlay file $repo is mapped to $n patches in patches/overlay (must be 1)"
+		m=$(markers "$repo" | wc -l)
+		if [ "$n" = 0 ] || [ "$n" != $((m + 1)) ]; then
+			say "overlay file $repo is mapped to $n patches in patches/overlay and has $m '# @patch' markers (must be markers + 1)"
 			bad=1
 		fi
+		for s in $(markers "$repo"); do
+			mapped_files "$s" | grep -qx "$repo" ||
+				{ say "$repo: marker '# @patch $s' names a patch that does not map it"; bad=1; }
+		done
 	done < <(overlay_files)
 	[ $bad = 0 ] || die "fix patches/overlay"
 }
 
 do_export() {
-	local wt=$BUILD/series-export p f kpath n=0
+	local wt=$BUILD/series-export p f kpath n=0 done=
 	check_mapping
 	fresh_base "$wt"
 	while read -r p; do
 		git -C "$wt" am -q --keep-cr "$ROOT/patches/$p" ||
 			die "patch $p does not apply"
+		done="$done $(patch_slug "$p")"
 		for f in $(mapped_files "$(patch_slug "$p")"); do
 			kpath=$(overlay_files | awk -v f="$f" '$1 == f { print $2 }')
 			mkdir -p "$wt/$(dirname "$kpath")"
-			cp "$ROOT/$f" "$wt/$kpath"
+			file_upto "$f" $done >"$wt/$kpath"
+			chmod --reference="$ROOT/$f" "$wt/$kpath"
 			git -C "$wt" add -f "$kpath"
 		done
 		git -C "$wt" commit -q --amend --no-edit --allow-empty
