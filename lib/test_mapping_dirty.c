@@ -33,8 +33,9 @@ static bool mapping_dirty_has_clean_fields(const struct mapping_dirty_cmd *cmd)
  * Check the file and range of @cmd.  Return the file, with a reference the
  * caller drops, and the range in pages; or an ERR_PTR().
  */
-static struct file *mapping_dirty_get_range(const struct mapping_dirty_cmd *cmd,
-					     pgoff_t *first, pgoff_t *nr)
+static struct file *
+mapping_dirty_get_range(const struct mapping_dirty_cmd *cmd, pgoff_t *first,
+			pgoff_t *nr)
 {
 	struct file *file;
 	loff_t size;

@@ -7,8 +7,9 @@
 #ifndef _LIB_TEST_MAPPING_DIRTY_UAPI_H
 #define _LIB_TEST_MAPPING_DIRTY_UAPI_H
 
-#include <linux/types.h>
+#include <linux/const.h>
 #include <linux/ioctl.h>
+#include <linux/types.h>
 
 /**
  * struct mapping_dirty_cmd - One call of a shared-mapping dirty helper
@@ -51,7 +52,7 @@ struct mapping_dirty_cmd {
 };
 
 /* The largest @bitmap_bits a request may pass: 4 GiB of 4 KiB pages. */
-#define MAPPING_DIRTY_MAX_BITS	(1ULL << 20)
+#define MAPPING_DIRTY_MAX_BITS	_BITULL(20)
 
 #define MAPPING_DIRTY_WP	_IOWR(0xB8, 0x00, struct mapping_dirty_cmd)
 #define MAPPING_DIRTY_CLEAN	_IOWR(0xB8, 0x01, struct mapping_dirty_cmd)

@@ -142,7 +142,7 @@ static pte_t *mdk_pte_lock(struct mdk *t, unsigned int i, spinlock_t **ptl)
 static bool mdk_pte(struct kunit *test, struct mdk *t, unsigned int i,
 		    pte_t *ptent)
 {
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the PTE lock */
 	pte_t *ptep;
 
 	mmap_read_lock(t->mm);
@@ -239,7 +239,8 @@ static void mdk_clean_partial_range(struct kunit *test)
 
 	/* The pages outside the range are still dirty. */
 	bitmap_zero(t->bitmap, MDK_PAGES);
-	t->start = t->end = 0;
+	t->start = 0;
+	t->end = 0;
 	KUNIT_EXPECT_EQ(test, mdk_clean(t, 0, MDK_PAGES, 0), 2UL);
 	mdk_expect_bits(test, t, BIT(2) | BIT(14), MDK_PAGES);
 }
@@ -347,7 +348,7 @@ static void mdk_migration_entry_left_alone(struct kunit *test)
 	struct mdk *t = test->priv;
 	pte_t ptent, entry, now;
 	struct page *page;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the PTE lock */
 	pte_t *ptep;
 
 	if (!mdk_write(test, t, BIT(2)) || !mdk_pte(test, t, 2, &ptent))

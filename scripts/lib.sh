@@ -60,6 +60,13 @@ overlay_files() {
 # Patches in apply order (names relative to patches/).
 series_patches() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$ROOT/patches/series"; }
 
+# git am patch $2 onto the tree $1.  A patch whose files all come from the
+# overlay carries only its message; it becomes an empty commit.
+am_patch() {
+	git -C "$1" am -q --keep-cr "$2" >/dev/null 2>&1 ||
+		git -C "$1" am -q --allow-empty >/dev/null 2>&1
+}
+
 # A patch's name without its number, as patches/overlay refers to it.
 patch_slug() { basename "$1" .patch | sed 's/^[0-9]\{4\}-//'; }
 

@@ -69,7 +69,7 @@ do_export() {
 	check_mapping
 	fresh_base "$wt"
 	while read -r p; do
-		git -C "$wt" am -q --keep-cr "$ROOT/patches/$p" ||
+		am_patch "$wt" "$ROOT/patches/$p" ||
 			die "patch $p does not apply"
 		done="$done $(patch_slug "$p")"
 		for f in $(mapped_files "$(patch_slug "$p")"); do
@@ -118,8 +118,12 @@ do_check() {
 	ln -sf /usr/bin/python3 "$BUILD/bin/python"
 	for p in "$SERIES"/0*.patch; do
 		case $p in */0000-cover-letter.patch) continue ;; esac
+		# checkpatch asks about MAINTAINERS for any patch that adds a
+		# file; whether the entry covers every added file is checked
+		# exactly below.
 		out=$(cd "$wt" && PATH=$BUILD/bin:$PATH \
-			./scripts/checkpatch.pl --strict --quiet "$p" 2>&1) || true
+			./scripts/checkpatch.pl --strict --quiet \
+			--ignore FILE_PATH_CHANGES "$p" 2>&1) || true
 		if [ -n "$out" ]; then
 			echo "$(basename "$p"):"
 			echo "$out" | sed 's/^/  /'
@@ -138,6 +142,19 @@ for m in missing:
     print('MAINTAINERS entry not in the series: ' + m)
 sys.exit(1 if missing else 0)
 PY
+	# Every file the series adds is covered by an F: line of its entry.
+	python3 - "$ROOT/MAINTAINERS" \
+		<(git -C "$wt" diff --name-only --diff-filter=A base..HEAD) <<'PY' ||
+import sys
+pats = [l.split('\t', 1)[1].strip() for l in open(sys.argv[1]) if l.startswith('F:\t')]
+bad = [f.strip() for f in open(sys.argv[2]) if f.strip() and not any(
+    f.strip() == p or (p.endswith('/') and f.strip().startswith(p)) for p in pats)]
+for f in bad:
+    print('not covered by the MAINTAINERS entry: ' + f)
+sys.exit(1 if bad else 0)
+PY
+		die "files the series adds are not in its MAINTAINERS entry"
+	say "MAINTAINERS: the entry is the series' and covers every file it adds"
 	[ -n "${BISECT:-}" ] || return 0
 	local obj=$BUILD/bisect-obj commits c
 	commits=$(git -C "$wt" rev-list --reverse base..HEAD)

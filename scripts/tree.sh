@@ -49,7 +49,7 @@ apply_series() {
 	git -C "$SRC" checkout -q -B series base
 	while read -r p; do
 		[ -f "$ROOT/patches/$p" ] || die "patches/series names $p, which does not exist"
-		if ! git -C "$SRC" am -q --keep-cr "$ROOT/patches/$p" >/dev/null 2>&1; then
+		if ! am_patch "$SRC" "$ROOT/patches/$p"; then
 			git -C "$SRC" am --abort >/dev/null 2>&1 || true
 			die "patch $p does not apply (on top of: $(git -C "$SRC" log -1 --format=%s))"
 		fi
@@ -108,7 +108,7 @@ export_series() {
 	[ -z "$(git -C "$SRC" status --porcelain -uno)" ] ||
 		die "build/linux has uncommitted changes: commit them first"
 	tmp=$(mktemp -d)
-	git -C "$SRC" format-patch -q --zero-commit --no-signature --no-numbered \
+	git -C "$SRC" format-patch -q --always --zero-commit --no-signature --no-numbered \
 		--filename-max-length=120 --no-cover-letter -o "$tmp" base..HEAD
 	series_patches | while read -r f; do rm -f "$ROOT/patches/$f"; done
 	echo "# mm-exclusive: patches in apply order (written by 'make export')" \

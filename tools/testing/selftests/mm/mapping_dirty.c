@@ -52,8 +52,6 @@ static enum mmt_result skip(const char *why)
 	return MMT_SKIP;
 }
 
-#define CHECK(cond, ...) do { if (!(cond)) return fail(__VA_ARGS__); } while (0)
-
 /* A memfd of @size bytes, mapped shared; THP-aligned and advised if @thp. */
 struct file_map {
 	int fd;
@@ -161,13 +159,15 @@ static void bitmap_init(struct bitmap *b, size_t bits)
 	b->words = calloc((bits + WORD_BITS - 1) / WORD_BITS, 8);
 	if (!b->words)
 		ksft_exit_fail_msg("out of memory\n");
-	b->start = b->end = 0;
+	b->start = 0;
+	b->end = 0;
 }
 
 static void bitmap_reset(struct bitmap *b)
 {
 	memset(b->words, 0, (b->bits + WORD_BITS - 1) / WORD_BITS * 8);
-	b->start = b->end = 0;
+	b->start = 0;
+	b->end = 0;
 }
 
 static bool bit(const struct bitmap *b, size_t i)
@@ -244,9 +244,11 @@ static enum mmt_result expect_errno(unsigned long req,
 {
 	int ret = ioctl(dev_fd, req, cmd);
 
-	CHECK(ret, "succeeded, expected %s", strerror(err));
-	CHECK(errno == err, "got %s, expected %s", strerror(errno),
-	      strerror(err));
+	if (!ret)
+		return fail("succeeded, expected %s", strerror(err));
+	if (errno != err)
+		return fail("got %s, expected %s", strerror(errno),
+			    strerror(err));
 	return MMT_PASS;
 }
 
@@ -270,12 +272,12 @@ static enum mmt_result t_good_request(void)
 {
 	struct mapping_dirty_cmd cmd = good_clean();
 
-	CHECK(!ioctl(dev_fd, MAPPING_DIRTY_CLEAN, &cmd), "CLEAN: %s",
-	      strerror(errno));
+	if (ioctl(dev_fd, MAPPING_DIRTY_CLEAN, &cmd))
+		return fail("CLEAN: %s", strerror(errno));
 	cmd = (struct mapping_dirty_cmd){ .fd = emap.fd,
 					  .length = 16 * pagesize };
-	CHECK(!ioctl(dev_fd, MAPPING_DIRTY_WP, &cmd), "WP: %s",
-	      strerror(errno));
+	if (ioctl(dev_fd, MAPPING_DIRTY_WP, &cmd))
+		return fail("WP: %s", strerror(errno));
 	return MMT_PASS;
 }
 
@@ -301,7 +303,8 @@ static enum mmt_result t_not_shmem(void)
 	enum mmt_result res;
 	int fd = open("/dev/null", O_RDWR);
 
-	CHECK(fd >= 0, "open /dev/null: %s", strerror(errno));
+	if (fd < 0)
+		return fail("open /dev/null: %s", strerror(errno));
 	cmd.fd = fd;
 	res = expect_errno(MAPPING_DIRTY_WP, &(struct mapping_dirty_cmd){
 				   .fd = fd, .length = pagesize }, ENODEV);
@@ -429,9 +432,10 @@ static enum mmt_result t_bad_bitmap_pointer(void)
 
 static enum mmt_result t_bad_cmd_pointer(void)
 {
-	CHECK(ioctl(dev_fd, MAPPING_DIRTY_CLEAN, (void *)8) == -1,
-	      "succeeded, expected EFAULT");
-	CHECK(errno == EFAULT, "got %s, expected EFAULT", strerror(errno));
+	if (ioctl(dev_fd, MAPPING_DIRTY_CLEAN, (void *)8) != -1)
+		return fail("succeeded, expected EFAULT");
+	if (errno != EFAULT)
+		return fail("got %s, expected EFAULT", strerror(errno));
 	return MMT_PASS;
 }
 
@@ -467,7 +471,7 @@ static void read_all(const struct file_map *m)
 	size_t i;
 
 	for (i = 0; i < npages(m); i++)
-		(void)*(volatile char *)page_at(m, i);
+		(void)__atomic_load_n(page_at(m, i), __ATOMIC_RELAXED);
 }
 
 static bool want_all(size_t i)
@@ -496,16 +500,22 @@ static enum mmt_result t_base_clean_records_dirty(void)
 	write_pages(&m, want_sparse, 1);
 
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret, "CLEAN: %s", strerror(ret));
-	CHECK(total == 5, "count %lu, expected 5", (unsigned long)total);
+	if (ret)
+		return fail("CLEAN: %s", strerror(ret));
+	if (total != 5)
+		return fail("count %lu, expected 5", (unsigned long)total);
 	err = bits_are(&b, want_sparse);
-	CHECK(!err, "%s", err);
-	CHECK(b.start == 0 && b.end == 64, "range [%lu, %lu), expected [0, 64)",
-	      (unsigned long)b.start, (unsigned long)b.end);
+	if (err)
+		return fail("%s", err);
+	if (b.start != 0 || b.end != 64)
+		return fail("range [%lu, %lu), expected [0, 64)",
+			    (unsigned long)b.start,
+			    (unsigned long)b.end);
 
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == 0, "second CLEAN: %s, count %lu",
-	      strerror(ret), (unsigned long)total);
+	if (ret || total != 0)
+		return fail("second CLEAN: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 	unmap_file(&m);
 	free(b.words);
 	return MMT_PASS;
@@ -532,20 +542,27 @@ static enum mmt_result t_base_clean_partial_range(void)
 	write_pages(&m, want_sparse, 1);
 
 	ret = clean(&m, 16, 16, 8, &b, &total);
-	CHECK(!ret, "CLEAN: %s", strerror(ret));
-	CHECK(total == 3, "count %lu, expected 3", (unsigned long)total);
+	if (ret)
+		return fail("CLEAN: %s", strerror(ret));
+	if (total != 3)
+		return fail("count %lu, expected 3", (unsigned long)total);
 	for (i = 0; i < 32; i++)
-		CHECK(bit(&b, i) == want_16_31_sparse(i + 8), "bit %zu", i);
-	CHECK(b.start == 8 && b.end == 24, "range [%lu, %lu), expected [8, 24)",
-	      (unsigned long)b.start, (unsigned long)b.end);
+		if (bit(&b, i) != want_16_31_sparse(i + 8))
+			return fail("bit %zu", i);
+	if (b.start != 8 || b.end != 24)
+		return fail("range [%lu, %lu), expected [8, 24)",
+			    (unsigned long)b.start,
+			    (unsigned long)b.end);
 
 	/* The five pages outside the range are still dirty. */
 	bitmap_reset(&b);
 	free(b.words);
 	bitmap_init(&b, BASE_PAGES);
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == 5, "full CLEAN: %s, count %lu, expected 5",
-	      strerror(ret), (unsigned long)total);
+	if (ret || total != 5)
+		return fail("full CLEAN: %s, count %lu, expected 5",
+			    strerror(ret),
+			    (unsigned long)total);
 	unmap_file(&m);
 	free(b.words);
 	return MMT_PASS;
@@ -562,17 +579,22 @@ static enum mmt_result t_base_wp_then_write(void)
 		return fail("memfd: %s", strerror(errno));
 	write_pages(&m, want_all, 3);
 	ret = wp(&m, 0, BASE_PAGES, &total);
-	CHECK(!ret && total == BASE_PAGES, "WP: %s, count %lu, expected %d",
-	      strerror(ret), (unsigned long)total, BASE_PAGES);
+	if (ret || total != BASE_PAGES)
+		return fail("WP: %s, count %lu, expected %d", strerror(ret),
+			    (unsigned long)total, BASE_PAGES);
 	ret = wp(&m, 0, BASE_PAGES, &total);
-	CHECK(!ret && total == 0, "second WP: %s, count %lu", strerror(ret),
-	      (unsigned long)total);
+	if (ret || total != 0)
+		return fail("second WP: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 
 	*page_at(&m, 7) = 4;
 	ret = wp(&m, 0, BASE_PAGES, &total);
-	CHECK(!ret && total == 1, "WP after a write: %s, count %lu, expected 1",
-	      strerror(ret), (unsigned long)total);
-	CHECK(*page_at(&m, 7) == 4 && *page_at(&m, 8) == 3, "data changed");
+	if (ret || total != 1)
+		return fail("WP after a write: %s, count %lu, expected 1",
+			    strerror(ret),
+			    (unsigned long)total);
+	if (*page_at(&m, 7) != 4 || *page_at(&m, 8) != 3)
+		return fail("data changed");
 	unmap_file(&m);
 	return MMT_PASS;
 }
@@ -621,25 +643,32 @@ static enum mmt_result t_base_several_processes(void)
 	/* The parent writes page 60 through its own mapping. */
 	*page_at(&m, 60) = 1;
 	for (n = 0; n < 2; n++)
-		CHECK(read(from_child[0], &c, 1) == 1, "child %d died", n);
+		if (read(from_child[0], &c, 1) != 1)
+			return fail("child %d died", n);
 
 	ret = clean_all(&m, &b, &total);
 	/* 10 pages of the children, page 50 in both, page 60. */
-	CHECK(!ret && total == 13, "CLEAN: %s, count %lu, expected 13",
-	      strerror(ret), (unsigned long)total);
-	for (i = 0; i < BASE_PAGES; i++)
-		CHECK(bit(&b, i) == (i < 5 || (i >= 10 && i < 15) || i == 50 ||
-				     i == 60), "bit %zu is %d", i, bit(&b, i));
+	if (ret || total != 13)
+		return fail("CLEAN: %s, count %lu, expected 13", strerror(ret),
+			    (unsigned long)total);
+	for (i = 0; i < BASE_PAGES; i++) {
+		bool want = i < 5 || (i >= 10 && i < 15) || i == 50 || i == 60;
+
+		if (bit(&b, i) != want)
+			return fail("bit %zu is %d", i, bit(&b, i));
+	}
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == 0, "second CLEAN: %s, count %lu", strerror(ret),
-	      (unsigned long)total);
+	if (ret || total != 0)
+		return fail("second CLEAN: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 
 	for (n = 0; n < 2; n++)
-		CHECK(write(to_child[1], "g", 1) == 1, "pipe");
+		if (write(to_child[1], "g", 1) != 1)
+			return fail("pipe");
 	for (n = 0; n < 2; n++) {
-		CHECK(waitpid(pids[n], &status, 0) == pids[n] &&
-		      WIFEXITED(status) && !WEXITSTATUS(status),
-		      "child %d failed", n);
+		if (waitpid(pids[n], &status, 0) != pids[n] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			return fail("child %d failed", n);
 	}
 	close(to_child[0]);
 	close(to_child[1]);
@@ -679,13 +708,18 @@ static enum mmt_result t_base_swapped_out_page(void)
 	}
 
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == 15, "CLEAN: %s, count %lu, expected 15",
-	      strerror(ret), (unsigned long)total);
+	if (ret || total != 15)
+		return fail("CLEAN: %s, count %lu, expected 15", strerror(ret),
+			    (unsigned long)total);
+	for (i = 0; i < 16; i++) {
+		bool want = i != 3;
+
+		if (bit(&b, i) != want)
+			return fail("bit %zu is %d", i, bit(&b, i));
+	}
 	for (i = 0; i < 16; i++)
-		CHECK(bit(&b, i) == (i != 3), "bit %zu is %d", i, bit(&b, i));
-	for (i = 0; i < 16; i++)
-		CHECK(*page_at(&m, i) == (char)(i + 1), "page %zu lost its data",
-		      i);
+		if (*page_at(&m, i) != (char)(i + 1))
+			return fail("page %zu lost its data", i);
 	unmap_file(&m);
 	free(b.words);
 	return MMT_PASS;
@@ -710,17 +744,18 @@ static enum mmt_result t_base_clean_then_page_out(void)
 	memset(page_at(&m, 1), 0x5a, pagesize);
 
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == 1, "CLEAN: %s, count %lu, expected 1",
-	      strerror(ret), (unsigned long)total);
+	if (ret || total != 1)
+		return fail("CLEAN: %s, count %lu, expected 1", strerror(ret),
+			    (unsigned long)total);
 	out = page_out(&m, 1);
 	if (out != 1) {
 		unmap_file(&m);
 		free(b.words);
 		return skip("MADV_PAGEOUT left the page mapped");
 	}
-	CHECK(*page_at(&m, 1) == 0x5a && page_at(&m, 1)[pagesize - 1] == 0x5a,
-	      "the write is lost: page reads back %#x",
-	      (unsigned char)*page_at(&m, 1));
+	if (*page_at(&m, 1) != 0x5a || page_at(&m, 1)[pagesize - 1] != 0x5a)
+		return fail("the write is lost: page reads back %#x",
+			    (unsigned char)*page_at(&m, 1));
 	unmap_file(&m);
 	free(b.words);
 	return MMT_PASS;
@@ -734,7 +769,7 @@ static enum mmt_result t_base_clean_then_page_out(void)
 struct race {
 	const struct file_map *m;
 	pthread_barrier_t bar;
-	volatile int stop;
+	int stop;
 	unsigned char *s1, *s2;	/* pages written before / during the walk */
 	bool failed;
 };
@@ -755,7 +790,8 @@ static void *writer(void *arg)
 		/* Before the walk: about a quarter of this writer's pages. */
 		for (p = wa->id; p < n; p += WRITERS) {
 			if (rand_r(&seed) % 4 == 0) {
-				*(volatile char *)page_at(r->m, p) = (char)round;
+				__atomic_store_n(page_at(r->m, p), (char)round,
+						 __ATOMIC_RELAXED);
 				r->s1[p] = 1;
 			}
 		}
@@ -763,7 +799,8 @@ static void *writer(void *arg)
 		/* During the walk: keep writing until it has returned. */
 		while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
 			p = (rand_r(&seed) % (n / WRITERS)) * WRITERS + wa->id;
-			*(volatile char *)page_at(r->m, p) = (char)round;
+			__atomic_store_n(page_at(r->m, p), (char)round,
+					 __ATOMIC_RELAXED);
 			r->s2[p] = 1;
 		}
 		pthread_barrier_wait(&r->bar);
@@ -802,7 +839,8 @@ static enum mmt_result race_rounds(const struct file_map *m, size_t unit)
 	/* Start from clean entries. */
 	read_all(m);
 	ret = clean_all(m, &b1, &total);
-	CHECK(!ret, "CLEAN: %s", strerror(ret));
+	if (ret)
+		return fail("CLEAN: %s", strerror(ret));
 
 	for (i = 0; i < WRITERS; i++) {
 		args[i].r = &r;
@@ -855,7 +893,8 @@ static enum mmt_result race_rounds(const struct file_map *m, size_t unit)
 	free(r.s2);
 	free(b1.words);
 	free(b2.words);
-	CHECK(!err, "%s", err);
+	if (err)
+		return fail("%s", err);
 	return MMT_PASS;
 }
 
@@ -914,32 +953,41 @@ static enum mmt_result t_thp_clean_records_all(void)
 	bitmap_init(&b, npages(&m));
 
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret, "CLEAN: %s", strerror(ret));
-	CHECK(total == npages(&m), "count %lu, expected %zu",
-	      (unsigned long)total, npages(&m));
+	if (ret)
+		return fail("CLEAN: %s", strerror(ret));
+	if (total != npages(&m))
+		return fail("count %lu, expected %zu", (unsigned long)total,
+			    npages(&m));
 	err = bits_are(&b, want_all);
-	CHECK(!err, "%s", err);
-	CHECK(b.start == 0 && b.end == npages(&m), "range [%lu, %lu)",
-	      (unsigned long)b.start, (unsigned long)b.end);
-	CHECK(pmd_mapped(&m), "the THPs were split: ShmemPmdMapped %ld kB",
-	      shmem_pmd_kb(m.mem));
+	if (err)
+		return fail("%s", err);
+	if (b.start != 0 || b.end != npages(&m))
+		return fail("range [%lu, %lu)", (unsigned long)b.start,
+			    (unsigned long)b.end);
+	if (!pmd_mapped(&m))
+		return fail("the THPs were split: ShmemPmdMapped %ld kB",
+			    shmem_pmd_kb(m.mem));
 
 	bitmap_reset(&b);
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == 0, "second CLEAN: %s, count %lu", strerror(ret),
-	      (unsigned long)total);
+	if (ret || total != 0)
+		return fail("second CLEAN: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 	err = bits_are(&b, want_none);
-	CHECK(!err, "second CLEAN: %s", err);
+	if (err)
+		return fail("second CLEAN: %s", err);
 
 	/* A new write dirties the PMD again: only its THP is recorded. */
 	m.mem[thp_size + 5] = 2;
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == thp_size / pagesize,
-	      "CLEAN after a write: %s, count %lu", strerror(ret),
-	      (unsigned long)total);
-	CHECK(!bit(&b, 0) && bit(&b, thp_size / pagesize),
-	      "the wrong THP was recorded");
-	CHECK(pmd_mapped(&m), "the THPs were split");
+	if (ret || total != thp_size / pagesize)
+		return fail("CLEAN after a write: %s, count %lu",
+			    strerror(ret),
+			    (unsigned long)total);
+	if (bit(&b, 0) || !bit(&b, thp_size / pagesize))
+		return fail("the wrong THP was recorded");
+	if (!pmd_mapped(&m))
+		return fail("the THPs were split");
 	unmap_file(&m);
 	free(b.words);
 	return MMT_PASS;
@@ -964,19 +1012,27 @@ static enum mmt_result t_thp_partial_range(void)
 	bitmap_init(&b, npages(&m));
 
 	ret = clean(&m, 0, half, 0, &b, &total);
-	CHECK(!ret && total == half, "CLEAN of half: %s, count %lu",
-	      strerror(ret), (unsigned long)total);
-	for (i = 0; i < npages(&m); i++)
-		CHECK(bit(&b, i) == (i < half), "bit %zu is %d", i, bit(&b, i));
-	CHECK(pmd_mapped(&m), "the THPs were split");
+	if (ret || total != half)
+		return fail("CLEAN of half: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
+	for (i = 0; i < npages(&m); i++) {
+		bool want = i < half;
+
+		if (bit(&b, i) != want)
+			return fail("bit %zu is %d", i, bit(&b, i));
+	}
+	if (!pmd_mapped(&m))
+		return fail("the THPs were split");
 
 	bitmap_reset(&b);
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == npages(&m), "full CLEAN: %s, count %lu",
-	      strerror(ret), (unsigned long)total);
+	if (ret || total != npages(&m))
+		return fail("full CLEAN: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 	ret = clean_all(&m, &b, &total);
-	CHECK(!ret && total == 0, "second full CLEAN: %s, count %lu",
-	      strerror(ret), (unsigned long)total);
+	if (ret || total != 0)
+		return fail("second full CLEAN: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 	unmap_file(&m);
 	free(b.words);
 	return MMT_PASS;
@@ -995,20 +1051,24 @@ static enum mmt_result t_thp_wp(void)
 		return res;
 
 	ret = wp(&m, 0, npages(&m), &total);
-	CHECK(!ret && total == npages(&m), "WP: %s, count %lu, expected %zu",
-	      strerror(ret), (unsigned long)total, npages(&m));
-	CHECK(pmd_mapped(&m), "the THPs were split");
+	if (ret || total != npages(&m))
+		return fail("WP: %s, count %lu, expected %zu", strerror(ret),
+			    (unsigned long)total, npages(&m));
+	if (!pmd_mapped(&m))
+		return fail("the THPs were split");
 	ret = wp(&m, 0, npages(&m), &total);
-	CHECK(!ret && total == 0, "second WP: %s, count %lu", strerror(ret),
-	      (unsigned long)total);
+	if (ret || total != 0)
+		return fail("second WP: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 
 	/* shmem has no huge fault handler: the write falls back to a PTE. */
 	m.mem[200 * pagesize] = 9;
-	CHECK(m.mem[200 * pagesize] == 9 && m.mem[100 * pagesize] == 1,
-	      "data changed");
+	if (m.mem[200 * pagesize] != 9 || m.mem[100 * pagesize] != 1)
+		return fail("data changed");
 	ret = wp(&m, 0, npages(&m), &total);
-	CHECK(!ret && total >= 1, "WP after a write: %s, count %lu",
-	      strerror(ret), (unsigned long)total);
+	if (ret || total < 1)
+		return fail("WP after a write: %s, count %lu", strerror(ret),
+			    (unsigned long)total);
 	unmap_file(&m);
 	return MMT_PASS;
 }
