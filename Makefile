@@ -6,7 +6,7 @@ MAKEFLAGS += --no-print-directory
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help run check shell deps base tree export kernel selftests \
+.PHONY: all help run check bench shell deps base tree export kernel selftests \
 	initramfs report series series-check lint docs clean distclean
 
 all: check
@@ -22,6 +22,11 @@ run: initramfs
 ##               VANILLA=1: the same tests on the pristine base)
 check: initramfs
 	@T='$(T)' $(S)/check.sh
+
+## bench         run bench/ on the series and on a reference kernel under
+##               QEMU -icount; table in out/bench/report.txt
+bench: initramfs
+	@$(S)/bench.sh
 
 ## shell         boot the test guest into an interactive shell
 shell: initramfs

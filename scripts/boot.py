@@ -52,7 +52,7 @@ def follow(path, pos):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--mode', default='check', choices=['check', 'run', 'shell'])
+    ap.add_argument('--mode', default='check', choices=['check', 'run', 'bench', 'shell'])
     ap.add_argument('--tests', default='', help='comma-separated programs')
     ap.add_argument('--timeout', type=int, default=300, help='per program')
     ap.add_argument('--ntests', type=int, default=1)

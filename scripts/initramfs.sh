@@ -14,7 +14,7 @@ BUSYBOX=/bin/busybox
 
 spec=$BUILD/initramfs.list
 {
-	for d in /bin /dev /proc /sys /tmp /root /mmx /mmx/tests; do
+	for d in /bin /dev /proc /sys /tmp /root /mmx /mmx/tests /mmx/bench; do
 		echo "dir $d 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"
@@ -28,6 +28,9 @@ spec=$BUILD/initramfs.list
 	while read -r t; do
 		echo "file /mmx/tests/$t $ST/$t 0755 0 0"
 	done <"$ST/list"
+	for b in "$ST"/bench/*; do
+		[ -x "$b" ] && echo "file /mmx/bench/$(basename "$b") $b 0755 0 0"
+	done
 } >"$spec"
 mkdir -p "$OUT"
 "$GEN" "$spec" >"$OUT/initramfs.cpio.new"

@@ -19,3 +19,10 @@ make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" emit_tests |
 gcc -O2 -Wall -Wextra -static -isystem "$HDR/include" -I"$SRC" \
 	-I"$SRC/tools/testing/selftests/mm" -o "$ST/demo" "$ROOT/guest/demo.c" \
 	"$SRC/tools/testing/selftests/mm/mm_util.c"
+# The benchmarks are harness programs, not tests: /mmx/bench in the guest.
+mkdir -p "$ST/bench"
+for b in "$ROOT"/bench/*.c; do
+	gcc -O2 -Wall -Wextra -static -isystem "$HDR/include" -I"$SRC" \
+		-I"$SRC/tools/testing/selftests/mm" -o "$ST/bench/$(basename "$b" .c)" \
+		"$b" "$SRC/tools/testing/selftests/mm/mm_util.c"
+done

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Throughput of clean_record_shared_mapping_range() over 1 GiB of dirtied
+ * shmem, on base pages and on shmem THPs, through /dev/test_mapping_dirty.
+ *
+ * Each case dirties every page of a memfd mapped shared, runs one CLEAN
+ * over the whole file, and repeats; the time is what the driver measured
+ * around the helper (guest time: under QEMU -icount it counts executed
+ * instructions).  Output lines: "bench <case> <key> <value>".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include "lib/test_mapping_dirty_uapi.h"
+#include "mm_util.h"
+
+#define SIZE		(1UL << 30)
+#define RUNS		7
+#define SHMEM_THP_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void set_knob(const char *val)
+{
+	FILE *f = fopen(SHMEM_THP_KNOB, "w");
+
+	if (f) {
+		fputs(val, f);
+		fclose(f);
+	}
+}
+
+/* kB of the mapping at @addr that shmem THPs map by PMD */
+static long shmem_pmd_kb(const void *addr)
+{
+	unsigned long start, end;
+	char line[256];
+	long kb = 0;
+	bool in = false;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
+		else if (in && sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static int run(int dev, const char *name, bool thp)
+{
+	size_t npages = SIZE / pagesize, i;
+	uint64_t ns[RUNS], *bitmap;
+	struct mapping_dirty_cmd cmd;
+	int fd, r;
+	char *mem;
+
+	set_knob(thp ? "advise" : "never");
+	fd = memfd_create(name, 0);
+	if (fd < 0 || ftruncate(fd, SIZE))
+		return -1;
+	mem = mmap_aligned(SIZE, 2UL << 20);
+	if (!mem || mmap(mem, SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+		return -1;
+	if (thp)
+		madvise(mem, SIZE, MADV_HUGEPAGE);
+	bitmap = calloc(npages / 64, 8);
+	if (!bitmap)
+		return -1;
+
+	for (r = 0; r < RUNS; r++) {
+		for (i = 0; i < npages; i++)
+			mem[i * pagesize] = (char)r;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.fd = fd;
+		cmd.length = SIZE;
+		cmd.bitmap = (uintptr_t)bitmap;
+		cmd.bitmap_bits = npages;
+		if (ioctl(dev, MAPPING_DIRTY_CLEAN, &cmd)) {
+			printf("# %s: CLEAN: %s\n", name, strerror(errno));
+			return -1;
+		}
+		ns[r] = cmd.time_ns;
+	}
+	qsort(ns, RUNS, sizeof(ns[0]), cmp_u64);
+	printf("bench %s pmd_mapped_kb %ld\n", name, shmem_pmd_kb(mem));
+	printf("bench %s recorded_pages %llu\n", name,
+	       (unsigned long long)cmd.total);
+	printf("bench %s median_ns %llu\n", name,
+	       (unsigned long long)ns[RUNS / 2]);
+	printf("bench %s pages_per_s %.0f\n", name,
+	       cmd.total ? cmd.total * 1e9 / ns[RUNS / 2] : 0.0);
+	munmap(mem, SIZE);
+	close(fd);
+	free(bitmap);
+	return 0;
+}
+
+int main(void)
+{
+	int dev = open("/dev/test_mapping_dirty", O_RDWR);
+
+	if (dev < 0) {
+		printf("# no /dev/test_mapping_dirty: %s\n", strerror(errno));
+		return 1;
+	}
+	if (run(dev, "clean_record_1g_base", false) ||
+	    run(dev, "clean_record_1g_thp", true))
+		return 1;
+	set_knob("never");
+	return 0;
+}
