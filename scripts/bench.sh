@@ -5,7 +5,8 @@
 #
 # QEMU runs with -icount shift=0,sleep=off: guest time advances one
 # nanosecond per executed instruction, so the times are instruction counts,
-# free of host noise.  The kernels:
+# free of host noise.  Both kernels are built with configs/bench.config on
+# top of the test config: no lockdep, no DEBUG_VM.  The kernels:
 #   patched    the series (out/bzImage)
 #   reference  the series with mm/mapping_dirty_helpers.c as in 5.10: the
 #              walker benchmarks need the test driver, which the pristine
@@ -21,7 +22,7 @@ BOUT=$OUT/bench
 # 5.10 walker.
 ref_tree() {
 	if [ -e "$REF/.git" ]; then
-		git -C "$REF" checkout -q --detach "$(git -C "$SRC" rev-parse HEAD)"
+		git -C "$REF" checkout -q -f --detach "$(git -C "$SRC" rev-parse HEAD)"
 		git -C "$REF" reset -q --hard
 		git -C "$REF" clean -q -fdx
 	else
@@ -47,11 +48,13 @@ boot_bench() {
 }
 
 mkdir -p "$BOUT/patched" "$BOUT/reference"
+# kernel.sh leaves its image in out/; the next check rebuilds the test one.
+PROFILE=bench bash "$ROOT/scripts/kernel.sh"
 cp "$OUT/bzImage" "$BOUT/patched/"
 
 ref_tree
 configure_kernel "$REF" "$REFOBJ" "$ROOT"/configs/base.config \
-	"$ROOT"/configs/test.config
+	"$ROOT"/configs/test.config "$ROOT"/configs/bench.config
 say "building the reference kernel"
 make -s -C "$REF" O="$REFOBJ" -j"$JOBS" CC="ccache gcc" bzImage \
 	>"$REFOBJ.log" 2>&1 || { tail -20 "$REFOBJ.log"; die "reference build failed"; }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Configure and build the work tree's kernel; leave out/bzImage and
-# out/config.  PROFILE=test (default) or PROFILE=kasan.
+# out/config.  PROFILE=test (default), kasan or bench.
 . "$(dirname "$0")/lib.sh"
 
 FRAGS="$ROOT/configs/base.config $ROOT/configs/test.config"
@@ -33,7 +33,10 @@ if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.config-stamp" 2>/dev/null)" != "$s
 		else
 			echo "Missing: $key" >&2; missing=1
 		fi
-	done < <(cat $FRAGS | sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=[^#[:space:]]*\).*/\1/p')
+	# A later fragment overrides an earlier one.
+	done < <(cat $FRAGS | sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=[^#[:space:]]*\).*/\1/p' |
+		awk -F= '{ v[$1] = $0; if (!($1 in seen)) { seen[$1] = 1; k[n++] = $1 } }
+			END { for (i = 0; i < n; i++) print v[k[i]] }')
 	[ "$missing" = 0 ] || die "the merged config lacks requested options"
 	echo "$stamp" >"$OBJ/.config-stamp"
 fi
