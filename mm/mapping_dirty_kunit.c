@@ -83,15 +83,15 @@ static char __user *mdk_page(struct mdk *t, unsigned int i)
 	return (char __user *)(t->addr + i * PAGE_SIZE);
 }
 
-/* Fault pages [0, @n) in with a read: mapped, clean and writable. */
+/* Fault fresh pages [0, @n) in with a read: mapped, clean and writable. */
 static bool mdk_read(struct kunit *test, struct mdk *t, unsigned int n)
 {
 	unsigned int i;
 	char c;
 
 	for (i = 0; i < n; i++) {
-		if (get_user(c, mdk_page(t, i))) {
-			KUNIT_FAIL(test, "read of page %u faulted", i);
+		if (get_user(c, mdk_page(t, i)) || c) {
+			KUNIT_FAIL(test, "page %u: read faulted or not zero", i);
 			return false;
 		}
 	}
@@ -113,10 +113,10 @@ static bool mdk_write(struct kunit *test, struct mdk *t, unsigned long pages)
 }
 
 /*
- * Map and lock the PTE of page @i, or return NULL if no page table maps it.
- * The caller holds mmap_lock.
+ * The PMD that maps page @i to a page table, or NULL if there is none.  The
+ * caller holds mmap_lock.
  */
-static pte_t *mdk_pte_lock(struct mdk *t, unsigned int i, spinlock_t **ptl)
+static pmd_t *mdk_pmd(struct mdk *t, unsigned int i)
 {
 	unsigned long addr = t->addr + i * PAGE_SIZE;
 	pgd_t *pgd = pgd_offset(t->mm, addr);
@@ -135,7 +135,7 @@ static pte_t *mdk_pte_lock(struct mdk *t, unsigned int i, spinlock_t **ptl)
 	pmd = pmd_offset(pud, addr);
 	if (pmd_none_or_trans_huge_or_clear_bad(pmd))
 		return NULL;
-	return pte_offset_map_lock(t->mm, pmd, addr, ptl);
+	return pmd;
 }
 
 /* Read the PTE of page @i; a test failure if there is none. */
@@ -144,15 +144,18 @@ static bool mdk_pte(struct kunit *test, struct mdk *t, unsigned int i,
 {
 	spinlock_t *ptl;	/* the PTE lock */
 	pte_t *ptep;
+	pmd_t *pmd;
 
 	mmap_read_lock(t->mm);
-	ptep = mdk_pte_lock(t, i, &ptl);
-	if (ptep) {
+	pmd = mdk_pmd(t, i);
+	if (pmd) {
+		ptep = pte_offset_map_lock(t->mm, pmd, t->addr + i * PAGE_SIZE,
+					   &ptl);
 		*ptent = ptep_get(ptep);
 		pte_unmap_unlock(ptep, ptl);
 	}
 	mmap_read_unlock(t->mm);
-	if (!ptep || !pte_present(*ptent)) {
+	if (!pmd || !pte_present(*ptent)) {
 		KUNIT_FAIL(test, "page %u is not mapped", i);
 		return false;
 	}
@@ -338,18 +341,36 @@ static void mdk_wp_partial_range(struct kunit *test)
 	mdk_expect_ptes(test, t, all & ~range, true, true);
 }
 
+/* Replace the PTE of page @i by @pte, under the PTE lock; return the old. */
+static pte_t mdk_swap_pte(struct mdk *t, unsigned int i, pte_t pte)
+{
+	unsigned long addr = t->addr + i * PAGE_SIZE;
+	spinlock_t *ptl;	/* the PTE lock */
+	pte_t *ptep, old;
+
+	mmap_read_lock(t->mm);
+	ptep = pte_offset_map_lock(t->mm, mdk_pmd(t, i), addr, &ptl);
+	old = ptep_get_and_clear(t->mm, addr, ptep);
+	set_pte_at(t->mm, addr, ptep, pte);
+	pte_unmap_unlock(ptep, ptl);
+	flush_tlb_mm(t->mm);
+	mmap_read_unlock(t->mm);
+	return old;
+}
+
 /*
- * A migration entry in the range is not a mapping: neither helper changes
- * or counts it, even with the soft-dirty bit set (on x86_64 it sits where
- * a present PTE has its write bit).
+ * A migration entry in the range is not a mapping, even with the soft-dirty
+ * bit set (on x86_64 it sits where a present PTE has its write bit).
+ * Cleaning leaves it alone; write protection turns a write migration entry
+ * into a read one, soft-dirty bit and all, so that the migration cannot end
+ * in a writable PTE.
  */
-static void mdk_migration_entry_left_alone(struct kunit *test)
+static void mdk_migration_entry(struct kunit *test)
 {
 	struct mdk *t = test->priv;
-	pte_t ptent, entry, now;
+	pte_t ptent, entry, read_entry, now;
+	swp_entry_t swp;
 	struct page *page;
-	spinlock_t *ptl;	/* the PTE lock */
-	pte_t *ptep;
 
 	if (!mdk_write(test, t, BIT(2)) || !mdk_pte(test, t, 2, &ptent))
 		return;
@@ -362,31 +383,24 @@ static void mdk_migration_entry_left_alone(struct kunit *test)
 	}
 
 	/* Stand in for try_to_unmap() of a migration, without the rmap. */
-	entry = swp_entry_to_pte(make_migration_entry(page, 1));
-	entry = pte_swp_mksoft_dirty(entry);
-	mmap_read_lock(t->mm);
-	ptep = mdk_pte_lock(t, 2, &ptl);
-	ptent = ptep_get_and_clear(t->mm, t->addr + 2 * PAGE_SIZE, ptep);
-	set_pte_at(t->mm, t->addr + 2 * PAGE_SIZE, ptep, entry);
-	pte_unmap_unlock(ptep, ptl);
-	flush_tlb_mm(t->mm);
-	mmap_read_unlock(t->mm);
+	swp = make_migration_entry(page, 1);
+	entry = pte_swp_mksoft_dirty(swp_entry_to_pte(swp));
+	make_migration_entry_read(&swp);
+	read_entry = pte_swp_mksoft_dirty(swp_entry_to_pte(swp));
+	ptent = mdk_swap_pte(t, 2, entry);
 
-	KUNIT_EXPECT_EQ(test, mdk_wp(t, 0, MDK_PAGES), 0UL);
 	KUNIT_EXPECT_EQ(test, mdk_clean(t, 0, MDK_PAGES, 0), 0UL);
 	mdk_expect_bits(test, t, 0, MDK_PAGES);
+	KUNIT_EXPECT_EQ(test, mdk_wp(t, 0, MDK_PAGES), 1UL);
+	KUNIT_EXPECT_EQ(test, mdk_wp(t, 0, MDK_PAGES), 0UL);
+	KUNIT_EXPECT_EQ(test, mdk_clean(t, 0, MDK_PAGES, 0), 0UL);
 
-	/* Put the page back as it was. */
-	mmap_read_lock(t->mm);
-	ptep = mdk_pte_lock(t, 2, &ptl);
-	now = ptep_get(ptep);
-	set_pte_at(t->mm, t->addr + 2 * PAGE_SIZE, ptep, ptent);
-	pte_unmap_unlock(ptep, ptl);
-	mmap_read_unlock(t->mm);
+	/* End the "migration" as remove_migration_pte() would: read-only. */
+	now = mdk_swap_pte(t, 2, pte_wrprotect(ptent));
 	unlock_page(page);
 	put_page(page);
 
-	KUNIT_EXPECT_TRUE(test, pte_same(now, entry));
+	KUNIT_EXPECT_TRUE(test, pte_same(now, read_entry));
 	/* The page's own dirty PTE is still there to be recorded. */
 	KUNIT_EXPECT_EQ(test, mdk_clean(t, 0, MDK_PAGES, 0), 1UL);
 	mdk_expect_bits(test, t, BIT(2), MDK_PAGES);
@@ -422,7 +436,7 @@ static struct kunit_case mapping_dirty_cases[] = {
 	KUNIT_CASE(mdk_clean_empty_range),
 	KUNIT_CASE(mdk_wp_then_write),
 	KUNIT_CASE(mdk_wp_partial_range),
-	KUNIT_CASE(mdk_migration_entry_left_alone),
+	KUNIT_CASE(mdk_migration_entry),
 	KUNIT_CASE(mdk_clean_keeps_page_dirty),
 	{}
 };

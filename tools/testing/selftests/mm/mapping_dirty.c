@@ -679,6 +679,46 @@ static enum mmt_result t_base_several_processes(void)
 	return MMT_PASS;
 }
 
+/*
+ * A private mapping of the file that comes first in the file's mappings is
+ * skipped, and the shared mapping after it is still walked.
+ */
+static enum mmt_result t_base_private_mapping_first(void)
+{
+	struct file_map m;
+	struct bitmap b;
+	uint64_t total;
+	char *priv;
+	int ret;
+
+	if (!map_file(&m, BASE_PAGES * pagesize, false))
+		return fail("memfd: %s", strerror(errno));
+	bitmap_init(&b, BASE_PAGES);
+	/* The shared mapping starts at page 0; move it to start at page 8. */
+	munmap(m.mem, m.size);
+	m.size = (BASE_PAGES - 8) * pagesize;
+	m.mem = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd,
+		     8 * pagesize);
+	priv = mmap(NULL, BASE_PAGES * pagesize, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE, m.fd, 0);
+	if (m.mem == MAP_FAILED || priv == MAP_FAILED)
+		return fail("mmap: %s", strerror(errno));
+	priv[0] = 1;		/* a private copy, not the file's page */
+	m.mem[2 * pagesize] = 1;	/* file page 10 */
+
+	ret = clean(&m, 0, BASE_PAGES, 0, &b, &total);
+	if (ret || total != 1)
+		return fail("CLEAN: %s, count %lu, expected 1", strerror(ret),
+			    (unsigned long)total);
+	if (!bit(&b, 10) || b.start != 10 || b.end != 11)
+		return fail("page 10 is not recorded alone: range [%lu, %lu)",
+			    (unsigned long)b.start, (unsigned long)b.end);
+	munmap(priv, BASE_PAGES * pagesize);
+	unmap_file(&m);
+	free(b.words);
+	return MMT_PASS;
+}
+
 /* Page out page @i of @m; 1 if it is no longer mapped, 0 if it is. */
 static int page_out(const struct file_map *m, size_t i)
 {
@@ -1117,6 +1157,7 @@ static const struct {
 	{ "base.clean_partial_range", t_base_clean_partial_range },
 	{ "base.wp_then_write", t_base_wp_then_write },
 	{ "base.several_processes", t_base_several_processes },
+	{ "base.private_mapping_first", t_base_private_mapping_first },
 	{ "base.swapped_out_page", t_base_swapped_out_page },
 	{ "base.clean_then_page_out", t_base_clean_then_page_out },
 	{ "base.concurrent_writers", t_base_concurrent_writers },
