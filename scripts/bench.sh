@@ -8,7 +8,8 @@
 # free of host noise.  Both kernels are built with configs/bench.config on
 # top of the test config: no lockdep, no DEBUG_VM.  The kernels:
 #   patched    the series (out/bzImage)
-#   reference  the series with mm/mapping_dirty_helpers.c as in 5.10: the
+#   reference  the series with the 5.10 walker (mm/mapping_dirty_helpers.c
+#              and mm/pagewalk.c as in the base): the
 #              walker benchmarks need the test driver, which the pristine
 #              base does not have
 # Logs in out/bench/<kernel>/tests.log, the table in out/bench/report.txt.
@@ -35,7 +36,7 @@ ref_tree() {
 		mkdir -p "$REF/$(dirname "$kpath")"
 		cp "$ROOT/$repo" "$REF/$kpath"
 	done < <(overlay_files)
-	git -C "$REF" checkout -q base -- mm/mapping_dirty_helpers.c
+	git -C "$REF" checkout -q base -- mm/mapping_dirty_helpers.c mm/pagewalk.c
 }
 
 boot_bench() {
