@@ -82,7 +82,7 @@ docs: tree
 
 ## clean         remove build outputs (keeps build/linux and the cache)
 clean:
-	rm -rf build/obj build/selftests build/hdr out
+	rm -rf build/obj build/obj-* build/selftests build/selftests-vanilla build/hdr build/hdr-vanilla out
 
 ## distclean     remove build/ and out/ entirely
 distclean:
