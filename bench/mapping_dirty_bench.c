@@ -42,27 +42,6 @@ static void set_knob(const char *val)
 	}
 }
 
-/* kB of the mapping at @addr that shmem THPs map by PMD */
-static long shmem_pmd_kb(const void *addr)
-{
-	unsigned long start, end;
-	char line[256];
-	long kb = 0;
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
-		else if (in && sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 static int run(int dev, const char *name, bool thp)
 {
 	size_t npages = SIZE / pagesize, i;
@@ -100,7 +79,8 @@ static int run(int dev, const char *name, bool thp)
 		ns[r] = cmd.time_ns;
 	}
 	qsort(ns, RUNS, sizeof(ns[0]), cmp_u64);
-	printf("bench %s pmd_mapped_kb %ld\n", name, shmem_pmd_kb(mem));
+	printf("bench %s pmd_mapped_kb %ld\n", name,
+	       smaps_kb(mem, "ShmemPmdMapped"));
 	printf("bench %s recorded_pages %llu\n", name,
 	       (unsigned long long)cmd.total);
 	printf("bench %s median_ns %llu\n", name,

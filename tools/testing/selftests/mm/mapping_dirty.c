@@ -104,31 +104,6 @@ static char *page_at(const struct file_map *m, size_t i)
 	return m->mem + i * pagesize;
 }
 
-/* kB of the mapping at @addr that shmem THPs map by PMD, -1 on error */
-static long shmem_pmd_kb(const void *addr)
-{
-	unsigned long start, end;
-	char line[256];
-	long kb, ret = -1;
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
-			continue;
-		}
-		if (in && sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1) {
-			ret = kb;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
 /* Whether the page at @addr is mapped, by /proc/self/pagemap; -1 on error */
 static int page_present(const void *addr)
 {
@@ -432,11 +407,8 @@ static enum mmt_result t_bad_bitmap_pointer(void)
 
 static enum mmt_result t_bad_cmd_pointer(void)
 {
-	if (ioctl(dev_fd, MAPPING_DIRTY_CLEAN, (void *)8) != -1)
-		return fail("succeeded, expected EFAULT");
-	if (errno != EFAULT)
-		return fail("got %s, expected EFAULT", strerror(errno));
-	return MMT_PASS;
+	return expect_errno(MAPPING_DIRTY_CLEAN,
+			    (struct mapping_dirty_cmd *)8, EFAULT);
 }
 
 static enum mmt_result t_unknown_ioctl(void)
@@ -555,7 +527,6 @@ static enum mmt_result t_base_clean_partial_range(void)
 			    (unsigned long)b.end);
 
 	/* The five pages outside the range are still dirty. */
-	bitmap_reset(&b);
 	free(b.words);
 	bitmap_init(&b, BASE_PAGES);
 	ret = clean_all(&m, &b, &total);
@@ -954,6 +925,14 @@ static enum mmt_result t_base_concurrent_writers(void)
 
 #define THPS	2
 
+/* Whether all of @m is mapped by shmem THP PMDs. */
+static bool pmd_mapped(const struct file_map *m)
+{
+	long kb = smaps_kb(m->mem, "ShmemPmdMapped");
+
+	return kb == (long)(THPS * thp_size / 1024);
+}
+
 /* Map THPS shmem THPs and write to each; skip if they are not PMD-mapped. */
 static enum mmt_result map_thps(struct file_map *m)
 {
@@ -965,16 +944,11 @@ static enum mmt_result map_thps(struct file_map *m)
 		return fail("memfd: %s", strerror(errno));
 	for (i = 0; i < THPS; i++)
 		m->mem[i * thp_size + 100 * pagesize] = 1;
-	if (shmem_pmd_kb(m->mem) != (long)(THPS * thp_size / 1024)) {
+	if (!pmd_mapped(m)) {
 		unmap_file(m);
 		return skip("the shmem THPs are not mapped by PMDs");
 	}
 	return MMT_PASS;
-}
-
-static bool pmd_mapped(const struct file_map *m)
-{
-	return shmem_pmd_kb(m->mem) == (long)(THPS * thp_size / 1024);
 }
 
 /* A dirty THP is recorded whole and cleaned, and stays PMD-mapped. */
@@ -1006,7 +980,7 @@ static enum mmt_result t_thp_clean_records_all(void)
 			    (unsigned long)b.end);
 	if (!pmd_mapped(&m))
 		return fail("the THPs were split: ShmemPmdMapped %ld kB",
-			    shmem_pmd_kb(m.mem));
+			    smaps_kb(m.mem, "ShmemPmdMapped"));
 
 	bitmap_reset(&b);
 	ret = clean_all(&m, &b, &total);

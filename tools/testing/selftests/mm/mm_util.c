@@ -111,28 +111,35 @@ size_t thp_pmd_size(void)
 	return size;
 }
 
-bool range_is_thp(const void *addr, size_t size)
+long smaps_kb(const void *addr, const char *field)
 {
-	unsigned long start, end, kb;
+	size_t len = strlen(field);
+	unsigned long start, end;
 	char line[256];
-	bool in = false, ret = false;
+	bool in = false;
+	long kb = -1;
 	FILE *f = fopen("/proc/self/smaps", "r");
 
 	if (!f)
-		return false;
+		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = start <= (uintptr_t)addr &&
-			     (uintptr_t)addr + size <= end;
+			in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
 			continue;
 		}
-		if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
-			ret = kb * 1024 >= size;
+		if (in && !strncmp(line, field, len) && line[len] == ':' &&
+		    sscanf(line + len + 1, "%ld kB", &kb) == 1)
 			break;
-		}
 	}
 	fclose(f);
-	return ret;
+	return kb;
+}
+
+bool range_is_thp(const void *addr, size_t size)
+{
+	long kb = smaps_kb(addr, "AnonHugePages");
+
+	return kb >= 0 && (size_t)kb * 1024 >= size;
 }
 
 void *mmap_aligned(size_t size, size_t align)

@@ -41,6 +41,11 @@ long vmstat_read(const char *name);
 bool vmstat_refresh(void);
 /* PMD-size of transparent huge pages, 0 if THP is unavailable. */
 size_t thp_pmd_size(void);
+/*
+ * Value of the smaps line @field ("AnonHugePages", "ShmemPmdMapped", ...),
+ * in kB, of the mapping that contains @addr; -1 if there is none.
+ */
+long smaps_kb(const void *addr, const char *field);
 /* Whether the range [addr, addr + size) is mapped by one PMD-size THP. */
 bool range_is_thp(const void *addr, size_t size);
 
