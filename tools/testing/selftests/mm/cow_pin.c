@@ -4,13 +4,12 @@
  * pinned through gup_test must still be the page the parent has mapped, and
  * parent and child must each see only their own writes.
  *
- * Every case is named <page kind>.<pin>.<scenario>.  Cases that a kernel
- * without PageAnonExclusive gets wrong are listed in known_gaps[]: they
- * report XFAIL while they fail and a failing XPASS once they pass.
+ * Every case is named <page kind>.<pin>.<scenario>.  A kernel that cannot
+ * tell an exclusively owned anonymous page from a shared one fails the
+ * read-only pins after fork and the pins across mprotect().
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,33 +45,9 @@ struct scenario {
 			   const struct scenario *s);
 };
 
-/*
- * Gaps of a kernel that cannot tell an exclusively owned anonymous page
- * from a shared one, by case-name pattern; PageAnonExclusive closes them.
- */
-static const struct {
-	const char *pattern;
-	const char *why;
-} known_gaps[] = {
-	{ "*.ro_pin*.fork_pin_parent_write",
-	  "a R/O pin of a page that fork shared is not unshared first" },
-	{ "base_page.*_pin*.pin_mprotect_parent_write",
-	  "do_wp_page() copies a pinned page it could reuse" },
-};
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static int gup_fd;
-
-static const char *known_gap(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(known_gaps); i++)
-		if (!fnmatch(known_gaps[i].pattern, name, 0))
-			return known_gaps[i].why;
-	return NULL;
-}
 
 static bool all_bytes(const char *p, size_t size, char val)
 {
@@ -261,14 +236,13 @@ static void run_case(const struct kind *k, const struct pin *p,
 		     const struct scenario *s)
 {
 	size_t size = k->thp ? thp_pmd_size() : pagesize;
-	const char *gap, *why;
+	const char *why;
 	char name[128];
 	char *mem;
 
 	snprintf(name, sizeof(name), "%s.%s.%s", k->name, p->name,
 		 /* without a pin, "pin_fork_x" is plain "fork_x" */
 		 p->pinned ? s->name : s->name + 4);
-	gap = known_gap(name);
 
 	if (p->pinned && gup_fd < 0) {
 		mmt_report(name, MMT_SKIP, NULL, "no %s", GUP_TEST_PATH);
@@ -296,7 +270,7 @@ static void run_case(const struct kind *k, const struct pin *p,
 		return;
 	}
 	why = s->run(mem, size, p, s);
-	mmt_report(name, why ? MMT_FAIL : MMT_PASS, gap, "%s", why ? why : "");
+	mmt_report(name, why ? MMT_FAIL : MMT_PASS, NULL, "%s", why ? why : "");
 	munmap(mem, size);
 }
 

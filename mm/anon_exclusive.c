@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exclusively owned anonymous pages: deciding when a write fault may reuse
+ * the page it hit instead of copying it.
+ *
+ * PG_anon_exclusive (PageAnonExclusive()) says that an anonymous page is
+ * mapped by one mm only and that no other mm may map it before the flag
+ * is cleared.  Such a page is reused by a write fault whatever its
+ * reference count: the extra references may be pins, and reusing the
+ * page is what keeps them coherent with the page tables.  A page without
+ * the flag may still be reused, and become exclusive, when its reference
+ * count proves that nothing else holds it.  See
+ * Documentation/mm/anon_exclusive.rst.
+ */
+#include <linux/mm.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+#include <linux/pagemap.h>
+
+#include "internal.h"
+
+/*
+ * Whether the page's references are accounted for by the one mapping of
+ * the faulting entry and, if it is in the swap cache, by the swap cache.
+ * A page on its way to the LRU sits in a per-CPU pagevec with an extra
+ * reference; drain the local pagevecs once before giving up on it.
+ */
+static bool anon_page_sole_user(struct page *head)
+{
+	int expected = 1;
+
+	if (PageSwapCache(head))
+		expected += thp_nr_pages(head);
+	if (page_count(head) <= expected)
+		return true;
+	if (PageLRU(head))
+		return false;
+	lru_add_drain();
+	return page_count(head) <= expected;
+}
+
+/**
+ * wp_can_reuse_anon_page() - may a write fault reuse an anonymous page?
+ * @vma: the vma of the fault
+ * @page: the page the write-protected entry maps: the page a PTE maps
+ *	  (possibly a subpage of a THP), or the head of a PMD-mapped THP
+ * @compound: @page is mapped by a PMD
+ *
+ * An exclusive page is reused as it is.  Otherwise the page is reused
+ * only if nothing but this mapping (and the swap cache, which is dropped
+ * then) holds a reference to it; it is then moved to @vma's anon_vma and
+ * becomes exclusive.  KSM pages are never reused.  The page lock is only
+ * tried, never waited for: when it is busy, the caller copies.
+ *
+ * Context: the page table lock of the entry is held; may take the page
+ * lock with trylock_page() and drain the local LRU pagevecs.
+ * Return: true if the caller may make the entry writable and keep @page.
+ */
+bool wp_can_reuse_anon_page(struct vm_area_struct *vma, struct page *page,
+			    bool compound)
+{
+	struct page *head = compound_head(page);
+
+	VM_BUG_ON_PAGE(!PageAnon(page), page);
+	VM_BUG_ON_PAGE(compound && page != head, page);
+
+	if (PageAnonExclusive(page))
+		return true;
+	if (PageKsm(head) || !anon_page_sole_user(head))
+		return false;
+	if (!trylock_page(head))
+		return false;
+	if (PageSwapCache(head))
+		try_to_free_swap(head);
+	if (PageKsm(head) || page_count(head) != 1) {
+		unlock_page(head);
+		return false;
+	}
+	/*
+	 * The only reference is that of our mapping, and the page lock keeps
+	 * new swap cache references away: nobody else can map the page now.
+	 */
+	page_move_anon_rmap(head, vma);
+	SetPageAnonExclusive(page);
+	unlock_page(head);
+	return true;
+}
