@@ -23,10 +23,11 @@ run: initramfs
 check: initramfs
 	@T='$(T)' $(S)/check.sh
 
-## bench         run bench/ on the series and on a reference kernel under
-##               QEMU -icount; table in out/bench/report.txt
-bench: initramfs
-	@$(S)/bench.sh
+## bench         run bench/ on the series and on each program's reference
+##               kernel under QEMU -icount (B=prog,... selects programs);
+##               table in out/bench/report.txt
+bench: tree
+	@B='$(B)' $(S)/bench.sh
 
 ## shell         boot the test guest into an interactive shell
 shell: initramfs

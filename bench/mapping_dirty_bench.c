@@ -3,6 +3,9 @@
  * Throughput of clean_record_shared_mapping_range() over 1 GiB of dirtied
  * shmem, on base pages and on shmem THPs, through /dev/test_mapping_dirty.
  *
+ * Reference kernel: base-walker (the series with the base's walker, as the
+ * test driver is the series')
+ *
  * Each case dirties every page of a memfd mapped shared, runs one CLEAN
  * over the whole file, and repeats; the time is what the driver measured
  * around the helper (guest time: under QEMU -icount it counts executed

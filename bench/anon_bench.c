@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cost of the anonymous-memory paths that follow who owns a page: first
+ * fault, COW fault after fork, fork, swap-out and swap-in.
+ *
+ * Reference kernel: vanilla
+ *
+ * Cases (sizes per run; base pages unless named _thp, as every mapping but
+ * anon_fault_thp's is MADV_NOHUGEPAGE):
+ *   anon_fault      write one byte to each page of a fresh 256 MiB mapping
+ *   anon_fault_thp  the same on a MADV_HUGEPAGE mapping: one fault and one
+ *                   2 MiB clear per PMD (per-page figures are per 4 KiB)
+ *   cow_fault       fork, then the child writes one byte to each of the
+ *                   256 MiB it shares with the parent; the child times its
+ *                   loop and hands the figure to the parent through a pipe,
+ *                   so the parent's pages stay shared while it runs
+ *   fork            fork() of a process with 1 GiB of populated anonymous
+ *                   memory, timed in the parent until fork() returns; the
+ *                   child waits on a pipe until the parent has its figure,
+ *                   so the child's exit is not counted
+ *   swap_out        MADV_PAGEOUT of 64 MiB to zram
+ *   swap_in_read    read one byte of each of those 64 MiB: swap-in by read
+ *                   fault (do_swap_page() without a write)
+ *   swap_in_write   write one byte of each page of another 64 MiB just
+ *                   swapped out: swap-in by write fault
+ * Before each fork the parent writes every page again, so that every run
+ * starts from the same state: each page mapped writable by the parent only.
+ * A swapped page holds a 64-byte pattern of its own, repeated: not
+ * same-filled (zram would store nothing) and cheap to compress, so that the
+ * compressor does not hide the mm paths.  A swap case checks that every page
+ * really left (pagemap bit 62, pages written to zram0) and came back from
+ * zram (pages read from zram0, contents); it reports an error, not a
+ * figure, otherwise.
+ *
+ * Each case runs RUNS times; the time is CLOCK_MONOTONIC around the timed
+ * loop or call only.  Under QEMU -icount shift=0,sleep=off guest time
+ * counts executed instructions (1 ns each, all vCPUs together).  The
+ * program pins itself, and so its children, to CPU 0.
+ *
+ * Output lines: "bench <case> <figure> <value>" with the figures pages,
+ * median_ns, ns_per_page and spread_pct ((max - min) / median); every run's
+ * time in a comment line.  Arguments, if any, name the cases to run.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include "mm_util.h"
+
+#define RUNS		9
+#define FAULT_SIZE	(256UL << 20)
+#define FORK_SIZE	(1UL << 30)
+#define SWAP_SIZE	(64UL << 20)
+#define PMD_ALIGN	(2UL << 20)
+#define PM_SWAP		(1ULL << 62)
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, uint64_t *ns, size_t pages)
+{
+	uint64_t med;
+	int r;
+
+	printf("# %s runs_ns:", name);
+	for (r = 0; r < RUNS; r++)
+		printf(" %llu", (unsigned long long)ns[r]);
+	printf("\n");
+	qsort(ns, RUNS, sizeof(ns[0]), cmp_u64);
+	med = ns[RUNS / 2];
+	printf("bench %s pages %zu\n", name, pages);
+	printf("bench %s median_ns %llu\n", name, (unsigned long long)med);
+	printf("bench %s ns_per_page %.1f\n", name, (double)med / pages);
+	printf("bench %s spread_pct %.3f\n", name,
+	       med ? (ns[RUNS - 1] - ns[0]) * 100.0 / med : 0.0);
+	fflush(stdout);
+}
+
+static int fail(const char *name, const char *what)
+{
+	printf("# %s: %s\n", name, what);
+	return -1;
+}
+
+static int fail_sys(const char *name, const char *call)
+{
+	printf("# %s: %s: %s\n", name, call, strerror(errno));
+	return -1;
+}
+
+/* A private anonymous mapping, PMD-aligned so every run has the same tables. */
+static char *map_anon(size_t size, int advice)
+{
+	char *mem = mmap_aligned(size, PMD_ALIGN);
+
+	if (mem && madvise(mem, size, advice)) {
+		munmap(mem, size);
+		return NULL;
+	}
+	return mem;
+}
+
+static void write_pages(char *mem, size_t size, char val)
+{
+	size_t off;
+
+	for (off = 0; off < size; off += pagesize)
+		mem[off] = val;
+}
+
+/* What read_pages() read, kept so that the reads cannot be left out. */
+unsigned int read_sum;
+
+static void read_pages(const char *mem, size_t size)
+{
+	unsigned int sum = 0;
+	size_t off;
+
+	for (off = 0; off < size; off += pagesize)
+		sum += mem[off];
+	read_sum += sum;
+}
+
+struct bench_case {
+	const char *name;
+	int (*run)(const struct bench_case *c);
+	bool thp;	/* anon_fault: MADV_HUGEPAGE */
+	bool write;	/* swap-in: by write fault */
+};
+
+static int anon_fault(const struct bench_case *c)
+{
+	size_t pages = FAULT_SIZE / pagesize;
+	long want = c->thp ? (long)(FAULT_SIZE >> 10) : 0, kb;
+	uint64_t ns[RUNS], t;
+	char *mem;
+	int r;
+
+	for (r = 0; r < RUNS; r++) {
+		mem = map_anon(FAULT_SIZE, c->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+		if (!mem)
+			return fail_sys(c->name, "mmap");
+		t = now_ns();
+		write_pages(mem, FAULT_SIZE, 1);
+		ns[r] = now_ns() - t;
+		kb = smaps_kb(mem, "AnonHugePages");
+		munmap(mem, FAULT_SIZE);
+		if (kb != want) {
+			printf("# %s: AnonHugePages %ld kB, not %ld kB\n",
+			       c->name, kb, want);
+			return fail(c->name, "not the page size the case is about");
+		}
+	}
+	report(c->name, ns, pages);
+	return 0;
+}
+
+/* Fork; the child times its write to every page and sends the figure. */
+static int cow_fault_run(const struct bench_case *c, char *mem, int r,
+			 uint64_t *ns)
+{
+	int p[2], status;
+	uint64_t t;
+	pid_t pid;
+
+	if (pipe(p))
+		return fail_sys(c->name, "pipe");
+	pid = fork();
+	if (pid < 0)
+		return fail_sys(c->name, "fork");
+	if (pid == 0) {
+		t = now_ns();
+		write_pages(mem, FAULT_SIZE, r + 1);
+		t = now_ns() - t;
+		_exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 1);
+	}
+	close(p[1]);
+	if (read(p[0], ns, sizeof(*ns)) != sizeof(*ns))
+		*ns = 0;
+	close(p[0]);
+	if (waitpid(pid, &status, 0) != pid || status || !*ns)
+		return fail(c->name, "the child failed");
+	return 0;
+}
+
+static int cow_fault(const struct bench_case *c)
+{
+	size_t pages = FAULT_SIZE / pagesize;
+	uint64_t ns[RUNS];
+	int r, ret = 0;
+	char *mem;
+
+	mem = map_anon(FAULT_SIZE, MADV_NOHUGEPAGE);
+	if (!mem)
+		return fail_sys(c->name, "mmap");
+	for (r = 0; r < RUNS && !ret; r++) {
+		write_pages(mem, FAULT_SIZE, r);
+		ret = cow_fault_run(c, mem, r, &ns[r]);
+	}
+	munmap(mem, FAULT_SIZE);
+	if (!ret)
+		report(c->name, ns, pages);
+	return ret;
+}
+
+/* Fork, timed in the parent; the child leaves once the parent has its figure. */
+static int fork_run(const struct bench_case *c, uint64_t *ns)
+{
+	int p[2], status;
+	uint64_t t;
+	pid_t pid;
+	char b = 0;
+
+	if (pipe(p))
+		return fail_sys(c->name, "pipe");
+	t = now_ns();
+	pid = fork();
+	if (pid == 0)
+		_exit(read(p[0], &b, 1) == 1 ? 0 : 1);
+	*ns = now_ns() - t;
+	if (pid < 0)
+		return fail_sys(c->name, "fork");
+	if (write(p[1], &b, 1) != 1)
+		kill(pid, SIGKILL);
+	close(p[0]);
+	close(p[1]);
+	if (waitpid(pid, &status, 0) != pid || status)
+		return fail(c->name, "the child failed");
+	return 0;
+}
+
+static int fork_case(const struct bench_case *c)
+{
+	size_t pages = FORK_SIZE / pagesize;
+	uint64_t ns[RUNS];
+	int r, ret = 0;
+	char *mem;
+
+	mem = map_anon(FORK_SIZE, MADV_NOHUGEPAGE);
+	if (!mem)
+		return fail_sys(c->name, "mmap");
+	for (r = 0; r < RUNS && !ret; r++) {
+		write_pages(mem, FORK_SIZE, r);
+		ret = fork_run(c, &ns[r]);
+	}
+	munmap(mem, FORK_SIZE);
+	if (!ret)
+		report(c->name, ns, pages);
+	return ret;
+}
+
+/* Word @w of the 64-byte block that page @i of run @r repeats. */
+static uint64_t pattern(size_t i, int r, int w)
+{
+	return ((uint64_t)r << 56) | ((uint64_t)i << 8) | (w + 1);
+}
+
+static void fill(char *mem, size_t size, int r)
+{
+	size_t i, j, words = pagesize / sizeof(uint64_t);
+	uint64_t *q;
+
+	for (i = 0; i < size / pagesize; i++) {
+		q = (uint64_t *)(mem + i * pagesize);
+		for (j = 0; j < words; j++)
+			q[j] = pattern(i, r, j % 8);
+	}
+}
+
+/* Whether each page still holds its pattern (first word, one sample block). */
+static bool filled(const char *mem, size_t size, int r)
+{
+	const char *page;
+	size_t i;
+
+	for (i = 0; i < size / pagesize; i++) {
+		page = mem + i * pagesize;
+		if (*(const uint64_t *)page != pattern(i, r, 0) ||
+		    memcmp(page + 64 * (i % (pagesize / 64)), page, 64))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Pages read from and written to zram0 so far, from its block-layer
+ * counters (sectors of 512 bytes); false if there is no zram0.
+ */
+static bool zram_pages(long *read, long *written)
+{
+	FILE *f = fopen("/sys/block/zram0/stat", "r");
+	long rd, rs, wr, ws, ignored;
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fscanf(f, "%ld %ld %ld %ld %ld %ld %ld", &rd, &ignored, &rs,
+		    &ignored, &wr, &ignored, &ws) == 7;
+	fclose(f);
+	*read = rs * 512 / pagesize;
+	*written = ws * 512 / pagesize;
+	return ok;
+}
+
+/* How many pages of [mem, mem + size) pagemap shows as swapped out. */
+static long swapped_pages(const char *mem, size_t size)
+{
+	size_t n = size / pagesize, i;
+	uint64_t *pm = malloc(n * sizeof(*pm));
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long swapped = -1;
+
+	if (fd >= 0 && pm &&
+	    pread(fd, pm, n * sizeof(*pm),
+		  (uintptr_t)mem / pagesize * sizeof(*pm)) ==
+	    (ssize_t)(n * sizeof(*pm))) {
+		swapped = 0;
+		for (i = 0; i < n; i++)
+			swapped += !!(pm[i] & PM_SWAP);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(pm);
+	return swapped;
+}
+
+/*
+ * One run of a swap case on @mem: fill it, page it out (*out_ns), touch
+ * every page by reading or writing (*in_ns).  The write stores the byte the
+ * page already holds, so the contents can be checked either way.
+ */
+static int swap_run(const struct bench_case *c, char *mem, int r,
+		    uint64_t *out_ns, uint64_t *in_ns)
+{
+	long pages = SWAP_SIZE / pagesize, rd[3], wr[3], swapped;
+	uint64_t t;
+
+	fill(mem, SWAP_SIZE, r);
+	if (!zram_pages(&rd[0], &wr[0]))
+		return fail(c->name, "no /sys/block/zram0/stat");
+	t = now_ns();
+	if (madvise(mem, SWAP_SIZE, MADV_PAGEOUT))
+		return fail_sys(c->name, "MADV_PAGEOUT");
+	*out_ns = now_ns() - t;
+	zram_pages(&rd[1], &wr[1]);
+	swapped = swapped_pages(mem, SWAP_SIZE);
+	if (swapped != pages || wr[1] - wr[0] != pages) {
+		printf("# %s: %ld of %ld pages swapped out, %ld written to zram\n",
+		       c->name, swapped, pages, wr[1] - wr[0]);
+		return fail(c->name, "MADV_PAGEOUT did not swap every page out");
+	}
+
+	t = now_ns();
+	if (c->write)
+		write_pages(mem, SWAP_SIZE, (char)pattern(0, r, 0));
+	else
+		read_pages(mem, SWAP_SIZE);
+	*in_ns = now_ns() - t;
+	zram_pages(&rd[2], &wr[2]);
+	if (rd[2] - rd[1] != pages || !filled(mem, SWAP_SIZE, r)) {
+		printf("# %s: %ld pages read from zram for %ld\n", c->name,
+		       rd[2] - rd[1], pages);
+		return fail(c->name, "the pages did not come back from zram intact");
+	}
+	return 0;
+}
+
+static int swap_case(const struct bench_case *c)
+{
+	size_t pages = SWAP_SIZE / pagesize;
+	uint64_t out[RUNS], in[RUNS];
+	int r, ret = 0;
+	char *mem;
+
+	for (r = 0; r < RUNS && !ret; r++) {
+		mem = map_anon(SWAP_SIZE, MADV_NOHUGEPAGE);
+		if (!mem)
+			return fail_sys(c->name, "mmap");
+		ret = swap_run(c, mem, r, &out[r], &in[r]);
+		munmap(mem, SWAP_SIZE);
+	}
+	if (ret)
+		return ret;
+	if (!c->write)
+		report("swap_out", out, pages);
+	report(c->name, in, pages);
+	return 0;
+}
+
+static const struct bench_case cases[] = {
+	{ "anon_fault", anon_fault, false, false },
+	{ "anon_fault_thp", anon_fault, true, false },
+	{ "cow_fault", cow_fault, false, false },
+	{ "fork", fork_case, false, false },
+	/* Reports swap_out too. */
+	{ "swap_in_read", swap_case, false, false },
+	{ "swap_in_write", swap_case, false, true },
+};
+
+static bool wanted(const char *name, int argc, char **argv)
+{
+	int i;
+
+	if (argc < 2)
+		return true;
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name) ||
+		    (!strcmp(argv[i], "swap_out") && !strcmp(name, "swap_in_read")))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	cpu_set_t cpu;
+	size_t i;
+	int ret = 0;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	if (sched_setaffinity(0, sizeof(cpu), &cpu)) {
+		fail_sys("anon_bench", "sched_setaffinity");
+		return 1;
+	}
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		if (wanted(cases[i].name, argc, argv) && cases[i].run(&cases[i]))
+			ret = 1;
+	return ret;
+}

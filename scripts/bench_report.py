@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Table of the benchmark figures: the patched kernel against each
+program's reference kernel.
+
+Usage: bench_report.py OUTDIR PROGRAM=REFERENCE...
+
+OUTDIR holds one directory per kernel (patched and the references named),
+each with the guest's tests.log, console.log and boot.status and the
+kernel's config.  A benchmark program prints lines
+"bench <case> <figure> <value>" between the guest's "MMX-BEGIN <program>"
+and "MMX-END <program> rc=N" lines.
+
+Every figure gets the ratio patched/reference, except spread_pct (the
+spread of a case's runs, (max - min) / median), shown for both kernels as
+it is.  Exit status 1 if a program failed or gave no figures, a guest did
+not finish, or the patched kernel logged a splat (as dmesg_clean in make
+check); a reference kernel's splat is only noted.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+NO_RATIO = ('spread_pct',)
+HEAD = '%-22s %-15s %-12s %13s %13s %7s'
+
+
+def read_log(path):
+    """{program: [rc or None, [(case, figure, value)], [comment lines]]}"""
+    progs, cur = {}, None
+    for line in report.read_lines(path) or []:
+        f = line.split()
+        if line.startswith('MMX-BEGIN ') and len(f) == 2:
+            cur = f[1]
+            progs[cur] = [None, [], []]
+        elif line.startswith('MMX-END ') and cur:
+            for w in f[2:]:
+                if w.startswith('rc='):
+                    progs[cur][0] = int(w[3:])
+            cur = None
+        elif cur and len(f) == 4 and f[0] == 'bench':
+            try:
+                progs[cur][1].append((f[1], f[2], float(f[3])))
+            except ValueError:
+                progs[cur][2].append(line)
+        elif cur and line.startswith('#'):
+            progs[cur][2].append(line)
+    return progs
+
+
+def read_status(path):
+    lines = report.read_lines(path)
+    return lines[0].strip() if lines else 'not booted'
+
+
+def read_config(path):
+    return {l.strip() for l in report.read_lines(path) or []
+            if l.startswith('CONFIG_')}
+
+
+def fmt(v):
+    if v is None:
+        return '-'
+    return '%.0f' % v if v >= 100 else '%.3g' % v
+
+
+def splat(out, kernel):
+    """The first kernel splat in the kernel's console log, or None."""
+    test = report.dmesg_clean(
+        report.read_lines(os.path.join(out, kernel, 'console.log')))
+    if test.status == 'pass':
+        return None
+    return (test.diag or [test.directive])[0].lstrip('# ')
+
+
+def problems(out, kernels, refs, logs):
+    """Lines on what went wrong; none if every figure can be trusted."""
+    lines = []
+    for k in kernels:
+        status = read_status(os.path.join(out, k, 'boot.status'))
+        if status != 'exited':
+            lines.append('# %s kernel: guest %s' % (k, status))
+    text = splat(out, 'patched')
+    if text:
+        lines.append('# patched kernel: console: %s' % text)
+    for prog, ref in refs.items():
+        for k in ('patched', ref):
+            rc, figs, notes = logs[k].get(prog, (None, [], []))
+            if rc == 0 and figs:
+                continue
+            lines.append('# %s on the %s kernel: %s' % (
+                prog, k, 'no figures' if rc == 0 else
+                'did not finish' if rc is None else 'exit status %d' % rc))
+            lines += ['#   ' + n.lstrip('# ') for n in notes[-5:]]
+    return lines
+
+
+def table(refs, logs):
+    lines = ['# guest time under -icount shift=0,sleep=off '
+             '(1 ns per executed instruction)',
+             HEAD % ('case', 'figure', 'reference', 'reference', 'patched',
+                     'ratio')]
+    worst = {}
+    for prog, ref in refs.items():
+        pl = logs['patched'].get(prog, [0, []])[1]
+        rl = logs[ref].get(prog, [0, []])[1]
+        p = {(c, f): v for c, f, v in pl}
+        r = {(c, f): v for c, f, v in rl}
+        # In the order the program printed them.
+        for key in dict.fromkeys([(c, f) for c, f, v in pl + rl]):
+            pv, rv = p.get(key), r.get(key)
+            ratio = '-'
+            if key[1] not in NO_RATIO and pv is not None and rv:
+                ratio = '%.3f' % (pv / rv)
+                if key[1] == 'median_ns' and pv / rv > worst.get(ref, (0,))[0]:
+                    worst[ref] = (pv / rv, key[0])
+            lines.append(HEAD % (key[0], key[1], ref, fmt(rv), fmt(pv), ratio))
+    for ref, (ratio, case) in sorted(worst.items()):
+        lines.append('# highest median_ns ratio against %s: %.3f (%s)' % (
+            ref, ratio, case))
+    return lines
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    out = argv[0]
+    refs = dict(a.split('=', 1) for a in argv[1:])
+    kernels = ['patched'] + sorted(set(refs.values()))
+    logs = {k: read_log(os.path.join(out, k, 'tests.log')) for k in kernels}
+
+    bad = problems(out, kernels, refs, logs)
+    lines = bad + table(refs, logs)
+    # A reference kernel may well have the splats the series removes; its
+    # figures then include their cost.
+    for ref in kernels[1:]:
+        text = splat(out, ref)
+        if text:
+            lines.append('# %s kernel (a reference, not a failure): console: %s'
+                         % (ref, text))
+    pb = {(c, f): v for prog in logs['patched'].values() for c, f, v in prog[1]}
+    base = pb.get(('clean_record_1g_base', 'pages_per_s'))
+    thp = pb.get(('clean_record_1g_thp', 'pages_per_s'))
+    if base and thp:
+        lines.append('# patched: THP pages/s over base pages/s: %.1fx' %
+                     (thp / base))
+    pc = read_config(os.path.join(out, 'patched', 'config'))
+    for ref in kernels[1:]:
+        rc = read_config(os.path.join(out, ref, 'config'))
+        if pc and rc:
+            lines.append('# config against %s: patched only: %s; %s only: %s'
+                         % (ref, ' '.join(sorted(pc - rc)) or 'none', ref,
+                            ' '.join(sorted(rc - pc)) or 'none'))
+    print('\n'.join(lines))
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
