@@ -5,10 +5,12 @@
 Modes: check (run the selftests), run (the demonstration, streamed to
 stdout as it runs), shell (interactive console).  The kernel console goes
 to out/console.log and the test channel (ttyS1) to out/tests.log.  A host-side watchdog ends a guest
-that overruns; KVM is used only with MMX_KVM=1.
+that overruns; KVM is used only with MMX_KVM=1.  The guest has two NUMA
+nodes (numa_args()).
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,11 +20,35 @@ OUT = os.environ.get('MMX_OUT') or os.path.join(ROOT, 'out')
 BOOT_ALLOWANCE = 240      # seconds for boot, KUnit and shutdown under TCG
 
 
+def mem_mib(text):
+    """MMX_MEM ('2G', '1536M', '1536': QEMU's -m syntax) in MiB."""
+    m = re.fullmatch(r'(\d+)([MG]?)B?', text.strip().upper())
+    if not m:
+        sys.exit('mmx: MMX_MEM=%s: expected a size such as 2G or 1536M' % text)
+    return int(m.group(1)) * (1024 if m.group(2) == 'G' else 1)
+
+
+def numa_args(mem, cpus):
+    """Two NUMA nodes, so that pages can be migrated between nodes.
+
+    Node 0 has the CPUs and half of the memory (a multiple of 8 MiB), node 1
+    the rest of the memory only: CPUs of one socket on two nodes would make
+    the guest kernel warn about its topology.
+    """
+    m0 = mem // 2 // 8 * 8
+    return ['-object', 'memory-backend-ram,id=m0,size=%dM' % m0,
+            '-object', 'memory-backend-ram,id=m1,size=%dM' % (mem - m0),
+            '-numa', 'node,nodeid=0,cpus=0-%d,memdev=m0' % (cpus - 1),
+            '-numa', 'node,nodeid=1,memdev=m1']
+
+
 def qemu_cmd(mode, append, console, tests):
     accel = 'kvm' if os.environ.get('MMX_KVM') == '1' else 'tcg'
+    mem = mem_mib(os.environ.get('MMX_MEM', '2G'))
+    cpus = int(os.environ.get('MMX_CPUS', '2'))
     cmd = ['qemu-system-x86_64', '-accel', accel, '-nodefaults',
-           '-display', 'none', '-no-reboot', '-m', os.environ.get('MMX_MEM', '2G'),
-           '-smp', os.environ.get('MMX_CPUS', '2'),
+           '-display', 'none', '-no-reboot', '-m', '%dM' % mem,
+           '-smp', str(cpus)] + numa_args(mem, cpus) + [
            '-kernel', os.path.join(OUT, 'bzImage'),
            '-initrd', os.path.join(OUT, 'initramfs.cpio'),
            '-append', append]

@@ -164,3 +164,92 @@ int gup_test_open(void)
 {
 	return open(GUP_TEST_PATH, O_RDWR);
 }
+
+bool pagemap_read(const void *addr, size_t n, uint64_t *ents)
+{
+	size_t len = n * sizeof(*ents);
+	off_t off = (uintptr_t)addr / pagesize * sizeof(*ents);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	ssize_t got;
+
+	if (fd < 0)
+		return false;
+	got = pread(fd, ents, len, off);
+	close(fd);
+	return got == (ssize_t)len;
+}
+
+uint64_t pagemap_pfn(const void *addr)
+{
+	uint64_t ent;
+
+	if (!pagemap_read(addr, 1, &ent) || !(ent & PM_PRESENT))
+		return 0;
+	return ent & PM_PFN_MASK;
+}
+
+bool pagemap_swapped(const void *addr)
+{
+	uint64_t ent;
+
+	return pagemap_read(addr, 1, &ent) && (ent & PM_SWAP);
+}
+
+bool kpageflags_read(uint64_t pfn, uint64_t *flags)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY);
+	ssize_t got;
+
+	if (fd < 0)
+		return false;
+	got = pread(fd, flags, sizeof(*flags), pfn * sizeof(*flags));
+	close(fd);
+	return got == sizeof(*flags);
+}
+
+bool page_flags_at(const void *addr, uint64_t *pfn, uint64_t *flags)
+{
+	*pfn = pagemap_pfn(addr);
+	return *pfn && kpageflags_read(*pfn, flags);
+}
+
+bool swap_available(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return false;
+	/* A header line, then one line per active swap area. */
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
+bool sysfs_read_ulong(const char *path, unsigned long *val)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fscanf(f, "%lu", val) == 1;
+	fclose(f);
+	return ok;
+}
+
+bool sysfs_write_ulong(const char *path, unsigned long val)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY);
+	int len = snprintf(buf, sizeof(buf), "%lu", val);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, buf, len) == len;
+	close(fd);
+	return ok;
+}

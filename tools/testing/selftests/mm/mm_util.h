@@ -55,4 +55,40 @@ void *mmap_aligned(size_t size, size_t align);
 /* Open gup_test; -1 with errno set if the kernel lacks it. */
 int gup_test_open(void);
 
+/* Bits of a /proc/self/pagemap entry (admin-guide/mm/pagemap.rst). */
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+#define PM_SWAP		(1ULL << 62)
+#define PM_PRESENT	(1ULL << 63)
+
+/*
+ * The pagemap entries of the @n pages from @addr, into @ents; false if
+ * they cannot be read.  The PFN field reads as 0 without CAP_SYS_ADMIN.
+ */
+bool pagemap_read(const void *addr, size_t n, uint64_t *ents);
+/* PFN of the page mapped at @addr; 0 if none is present (or visible). */
+uint64_t pagemap_pfn(const void *addr);
+/* Whether the page at @addr is swapped out. */
+bool pagemap_swapped(const void *addr);
+
+/*
+ * A kpageflags bit the uapi header leaves out: one of the kernel's raw
+ * page flags, exported as is (include/linux/kernel-page-flags.h).
+ */
+#define KPF_MAPPEDTODISK	34
+
+/* /proc/kpageflags of @pfn into @flags; false if it cannot be read. */
+bool kpageflags_read(uint64_t pfn, uint64_t *flags);
+/*
+ * PFN and kpageflags of the page mapped at @addr; false if no page is
+ * present there or its PFN or flags cannot be read.
+ */
+bool page_flags_at(const void *addr, uint64_t *pfn, uint64_t *flags);
+
+/* Whether any swap area is active (/proc/swaps). */
+bool swap_available(void);
+
+/* Read or write a number in a sysfs or procfs file; false on error. */
+bool sysfs_read_ulong(const char *path, unsigned long *val);
+bool sysfs_write_ulong(const char *path, unsigned long val);
+
 #endif /* MM_UTIL_H */
