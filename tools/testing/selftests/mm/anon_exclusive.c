@@ -19,7 +19,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -67,18 +66,6 @@
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
-
-/*
- * Gaps of the kernel that this series does not close (mainline has them
- * too): such a case reports XFAIL while it fails.
- */
-static const struct {
-	const char *pattern;
-	const char *why;
-} known_gaps[] = {
-	{ "hugetlb.vmsplice_*",
-	  "hugetlb reuses a page mapped once, whatever its other references" },
-};
 
 static int gup_fd = -1;
 static bool pfns_visible;	/* pagemap shows PFNs: we have CAP_SYS_ADMIN */
@@ -1605,16 +1592,6 @@ static bool applies(const struct kind *k, const struct test_case *c)
 	return !(k->flags & c->never);
 }
 
-static const char *known_gap(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(known_gaps); i++)
-		if (!fnmatch(known_gaps[i].pattern, name, 0))
-			return known_gaps[i].why;
-	return NULL;
-}
-
 static void run_case(const struct kind *k, const struct test_case *c)
 {
 	struct verdict v = { .res = MMT_PASS };
@@ -1631,7 +1608,7 @@ static void run_case(const struct kind *k, const struct test_case *c)
 	if (ok(&v))
 		c->run(c, &r, &v);
 	region_unmap(&r);
-	mmt_report(name, v.res, known_gap(name), "%s", v.why);
+	mmt_report(name, v.res, NULL, "%s", v.why);
 }
 
 /* Run on the CPU we started on (see setup_swapped_page()). */
