@@ -57,8 +57,8 @@ int gup_test_open(void);
 
 /* Bits of a /proc/self/pagemap entry (admin-guide/mm/pagemap.rst). */
 #define PM_PFN_MASK	((1ULL << 55) - 1)
-#define PM_SWAP		(1ULL << 62)
-#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAP		0x4000000000000000ULL
+#define PM_PRESENT	0x8000000000000000ULL
 
 /*
  * The pagemap entries of the @n pages from @addr, into @ents; false if
