@@ -356,6 +356,23 @@ static void setup_swapped_page(struct region *r, struct verdict *v)
 		fail(v, "MADV_PAGEOUT did not swap the page out");
 }
 
+/*
+ * A swapped-out base page read back into the swap cache, but not mapped:
+ * MADV_WILLNEED reads it ahead.  The fault that maps it then finds it in
+ * the swap cache, where only the swap PTE can tell that it was exclusive
+ * (a zram page that is faulted in directly bypasses the swap cache).
+ */
+static void setup_swapcache_page(struct region *r, struct verdict *v)
+{
+	setup_swapped_page(r, v);
+	if (!ok(v))
+		return;
+	if (madvise(r->mem, r->size, MADV_WILLNEED))
+		fail(v, "MADV_WILLNEED: %s", strerror(errno));
+	else if (!pagemap_swapped(r->mem))
+		fail(v, "MADV_WILLNEED mapped the page");
+}
+
 /* A written THP, mapped by a PMD. */
 static void setup_thp(struct region *r, struct verdict *v)
 {
@@ -501,6 +518,7 @@ static void setup_hugetlb(struct region *r, struct verdict *v)
 static const struct kind kinds[] = {
 	{ "base_page", K_KSM, setup_base_page },
 	{ "swapped_page", K_SWAPPED, setup_swapped_page },
+	{ "swapcache_page", K_SWAPPED, setup_swapcache_page },
 	{ "thp", 0, setup_thp },
 	{ "pte_thp", K_PFNS, setup_pte_thp },
 	{ "single_pte_thp", K_PFNS, setup_single_pte_thp },
@@ -669,6 +687,9 @@ static const struct pin pins[] = {
 };
 
 static const struct pin ro_pin = { "ro_pin", false, 0 };
+static const struct pin ro_pin_fast = {
+	"ro_pin_fast", false, PIN_LONGTERM_TEST_FLAG_USE_FAST
+};
 
 /*
  * An io_uring instance with the pinned range as its one fixed buffer; the
@@ -1193,6 +1214,38 @@ static const char *const pin_scenarios[] = {
 };
 
 /*
+ * ro_pin_after_fork, ro_pin_fast_after_fork: fork() shares the memory,
+ * then the parent takes a read-only long-term pin and writes.  The pin
+ * must unshare the pages first, so that it sees the parent's write and
+ * the parent keeps mapping the pinned pages; the child keeps the old data.
+ */
+static void ro_pin_after_fork(const struct test_case *c, struct region *r,
+			      struct verdict *v)
+{
+	struct child child;
+	uint64_t *pfns;
+	size_t moved;
+
+	if (!child_start(&child, r->mem, r->size, STEP_NONE,
+			 STEP_EXPECT_OLD, -1, v))
+		return;
+	if (pin_start(c->pin, r->mem, r->size, v)) {
+		pfns = pfns_of(r->mem, r->size, "after pinning", v);
+		if (pfns) {
+			memset(r->mem, NEW, r->size);
+			expect_pin_sees(c->pin, r->mem, r->size, v);
+			moved = pfns_changed(pfns, r->mem, r->size, v);
+			if (moved)
+				fail(v, "%zu of %zu pages the parent maps are not the pinned ones",
+				     moved, r->size / pagesize);
+			free(pfns);
+		}
+		pin_stop(c->pin);
+	}
+	child_finish(&child, v);
+}
+
+/*
  * <pin>_<scenario>: R/W long-term pin, then fork(), MADV_PAGEOUT,
  * mprotect() R/O and back, or clearing the soft-dirty bits; then the
  * parent writes.  The pin must see the write, the parent must still map
@@ -1570,6 +1623,10 @@ static void add_cases(void)
 				c->never = K_HUGETLB;
 		}
 	}
+	add_case("ro_pin_after_fork", ro_pin_after_fork, 0, true)->pin =
+		&ro_pin;
+	add_case("ro_pin_fast_after_fork", ro_pin_after_fork, 0, true)->pin =
+		&ro_pin_fast;
 	add_case("vmsplice_child", vmsplice_case, 0, false);
 	add_case("vmsplice_parent", vmsplice_case, VMSPLICE_PARENT, false);
 	/* base_page only: see the comment above ksm_pinned(). */
