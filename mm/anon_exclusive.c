@@ -40,24 +40,25 @@ static bool anon_page_sole_user(struct page *head)
 }
 
 /**
- * wp_can_reuse_anon_page() - may a write fault reuse an anonymous page?
+ * __wp_can_reuse_anon_page() - may a write fault reuse a shared-looking page?
  * @vma: the vma of the fault
  * @page: the page the write-protected entry maps: the page a PTE maps
  *	  (possibly a subpage of a THP), or the head of a PMD-mapped THP
  * @compound: @page is mapped by a PMD
  *
- * An exclusive page is reused as it is.  Otherwise the page is reused
- * only if nothing but this mapping (and the swap cache, which is dropped
- * then) holds a reference to it; it is then moved to @vma's anon_vma and
- * becomes exclusive.  KSM pages are never reused.  The page lock is only
- * tried, never waited for: when it is busy, the caller copies.
+ * The slow part of wp_can_reuse_anon_page(), for a page that is not
+ * exclusive: it is reused only if nothing but this mapping (and the swap
+ * cache, which is dropped then) holds a reference to it; it is then moved
+ * to @vma's anon_vma and becomes exclusive.  KSM pages are never reused.
+ * The page lock is only tried, never waited for: when it is busy, the
+ * caller copies.
  *
  * Context: the page table lock of the entry is held; may take the page
  * lock with trylock_page() and drain the local LRU pagevecs.
  * Return: true if the caller may make the entry writable and keep @page.
  */
-bool wp_can_reuse_anon_page(struct vm_area_struct *vma, struct page *page,
-			    bool compound)
+bool __wp_can_reuse_anon_page(struct vm_area_struct *vma, struct page *page,
+			      bool compound)
 {
 	struct page *head = compound_head(page);
 
