@@ -21,8 +21,11 @@ done
 [ -n "$objs" ] || { say "lint: no object of the series in this configuration"; exit 0; }
 
 warnings() {	# tree objdir objs...: "file: message" lines, line numbers cut
-	local tree=$1 obj=$2
+	local tree=$1 obj=$2 o
 	shift 2
+	# Compile every object afresh: W=1's kernel-doc warnings come only
+	# with a compile, and an up-to-date object would hide them.
+	for o; do rm -f "$obj/$o"; done
 	# The base may not build an object at all (its option is new):
 	# then all of the object's warnings are new.  Errors are kept below.
 	{ make -s -C "$tree" O="$obj" C=2 W=1 CC="ccache gcc" "$@" 2>&1 || true; } |
