@@ -62,7 +62,6 @@
 #define FORK_SIZE	(1UL << 30)
 #define SWAP_SIZE	(64UL << 20)
 #define PMD_ALIGN	(2UL << 20)
-#define PM_SWAP		(1ULL << 62)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static uint64_t now_ns(void)

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,105 @@ static void scenario_pin_fork(int gup)
 	free(buf);
 }
 
+/* PG_anon_exclusive, as /proc/kpageflags reports it (KPF_MAPPEDTODISK). */
+static const char *exclusive(const void *addr)
+{
+	uint64_t pfn = pfn_of(addr), flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0 || !pfn ||
+	    pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) !=
+	    sizeof(flags)) {
+		if (fd >= 0)
+			close(fd);
+		return "unknown";
+	}
+	close(fd);
+	return flags & (1ULL << 34) ? "exclusive" : "not exclusive";
+}
+
+static void scenario_ro_pin_fork(int gup)
+{
+	char *p = page("before fork");
+	char *buf = calloc(1, pagesize);
+	uint64_t dst = (uintptr_t)buf, pfn;
+	struct pin_longterm_test args = {
+		.addr = (uintptr_t)p, .size = pagesize, .flags = 0,
+	};
+	int fds[2], status;
+	char go = 0;
+	pid_t pid;
+
+	printf("Scenario 4: a read-only pin of a page that fork shared\n");
+	printf("  kernel: before fork the page is %s\n", exclusive(p));
+	if (pipe(fds))
+		exit(1);
+	pid = fork();
+	if (!pid) {
+		if (read(fds[0], &go, 1) != 1)
+			_exit(2);
+		_exit(strcmp(p, "before fork") != 0);
+	}
+	printf("  kernel: after fork it is %s (parent and child map it)\n",
+	       exclusive(p));
+	printf("  does: PIN_LONGTERM_TEST_START without FOLL_WRITE, then the parent writes\n");
+	if (ioctl(gup, PIN_LONGTERM_TEST_START, &args)) {
+		verdict(0, "the pin was refused");
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return;
+	}
+	pfn = pfn_of(p);
+	printf("  kernel: the pin unshared the page first: pfn %#llx, %s\n",
+	       (unsigned long long)pfn, exclusive(p));
+	strcpy(p, "parent wrote after the pin");
+	ioctl(gup, PIN_LONGTERM_TEST_READ, &dst);
+	if (write(fds[1], &go, 1) != 1)
+		perror("write");
+	waitpid(pid, &status, 0);
+	printf("  kernel: the pinned page holds \"%s\"; the parent maps pfn %#llx; the child %s\n",
+	       buf, (unsigned long long)pfn_of(p),
+	       WEXITSTATUS(status) ? "saw the parent's write" :
+				     "still saw \"before fork\"");
+	verdict(!strcmp(buf, p) && pfn_of(p) == pfn && !WEXITSTATUS(status),
+		"the read-only pin sees what the parent maps");
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+	munmap(p, pagesize);
+	free(buf);
+}
+
+static void scenario_pin_mprotect(int gup)
+{
+	char *p = page("before mprotect");
+	char *buf = calloc(1, pagesize);
+	uint64_t dst = (uintptr_t)buf, pfn;
+	struct pin_longterm_test args = {
+		.addr = (uintptr_t)p, .size = pagesize,
+		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+
+	printf("Scenario 5: a pinned page across mprotect(PROT_READ) and back\n");
+	if (ioctl(gup, PIN_LONGTERM_TEST_START, &args)) {
+		verdict(0, "the pin was refused");
+		return;
+	}
+	pfn = pfn_of(p);
+	printf("  does: pin R/W (pfn %#llx, %s), mprotect R/O and R/W, write\n",
+	       (unsigned long long)pfn, exclusive(p));
+	if (mprotect(p, pagesize, PROT_READ) ||
+	    mprotect(p, pagesize, PROT_READ | PROT_WRITE))
+		perror("mprotect");
+	strcpy(p, "written after mprotect");
+	ioctl(gup, PIN_LONGTERM_TEST_READ, &dst);
+	printf("  kernel: the write fault reused the exclusive page: pfn %#llx; the pin holds \"%s\"\n",
+	       (unsigned long long)pfn_of(p), buf);
+	verdict(!strcmp(buf, p) && pfn_of(p) == pfn,
+		"the pinned page is still the one the process writes");
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+	munmap(p, pagesize);
+	free(buf);
+}
+
 int main(void)
 {
 	int gup;
@@ -184,6 +284,8 @@ int main(void)
 	scenario_pin(gup);
 	scenario_cow();
 	scenario_pin_fork(gup);
+	scenario_ro_pin_fork(gup);
+	scenario_pin_mprotect(gup);
 	close(gup);
 	printf("%s\n", failures ? "Some scenarios did not behave as expected."
 				: "All scenarios behaved as expected.");
