@@ -19,26 +19,6 @@
 
 #include "internal.h"
 
-/*
- * Whether the page's references are accounted for by the one mapping of
- * the faulting entry and, if it is in the swap cache, by the swap cache.
- * A page on its way to the LRU sits in a per-CPU pagevec with an extra
- * reference; drain the local pagevecs once before giving up on it.
- */
-static bool anon_page_sole_user(struct page *head)
-{
-	int expected = 1;
-
-	if (PageSwapCache(head))
-		expected += thp_nr_pages(head);
-	if (page_count(head) <= expected)
-		return true;
-	if (PageLRU(head))
-		return false;
-	lru_add_drain();
-	return page_count(head) <= expected;
-}
-
 /**
  * __wp_can_reuse_anon_page() - may a write fault reuse a shared-looking page?
  * @vma: the vma of the fault
@@ -47,9 +27,10 @@ static bool anon_page_sole_user(struct page *head)
  * @compound: @page is mapped by a PMD
  *
  * The slow part of wp_can_reuse_anon_page(), for a page that is not
- * exclusive: it is reused only if nothing but this mapping (and the swap
- * cache, which is dropped then) holds a reference to it; it is then moved
- * to @vma's anon_vma and becomes exclusive.  KSM pages are never reused.
+ * exclusive and that it could not refuse at once: it is reused only if
+ * nothing but this mapping (and the swap cache, which is dropped then)
+ * holds a reference to it; it is then moved to @vma's anon_vma and
+ * becomes exclusive.  KSM pages are never reused.
  * The page lock is only tried, never waited for: when it is busy, the
  * caller copies.
  *
@@ -65,10 +46,17 @@ bool __wp_can_reuse_anon_page(struct vm_area_struct *vma, struct page *page,
 	VM_BUG_ON_PAGE(!PageAnon(page), page);
 	VM_BUG_ON_PAGE(compound && page != head, page);
 
-	if (PageAnonExclusive(page))
-		return true;
-	if (PageKsm(head) || !anon_page_sole_user(head))
+	if (PageKsm(head))
 		return false;
+	/*
+	 * A page that is not on the LRU yet may owe a reference to a per-CPU
+	 * pagevec: drain the local ones once before giving up on it.
+	 */
+	if (page_count(head) > anon_page_unshared_refs(head)) {
+		lru_add_drain();
+		if (page_count(head) > anon_page_unshared_refs(head))
+			return false;
+	}
 	if (!trylock_page(head))
 		return false;
 	if (PageSwapCache(head))
