@@ -1214,6 +1214,25 @@ static const char *const pin_scenarios[] = {
 };
 
 /*
+ * The parent writes NEW; the pin @p must see it, and the parent must still
+ * map the page frames @pfns it had when it pinned them.
+ */
+static void write_and_expect_pinned(const struct pin *p, struct region *r,
+				    const uint64_t *pfns, struct verdict *v)
+{
+	size_t moved;
+
+	memset(r->mem, NEW, r->size);
+	if (!all_bytes(r->mem, r->size, NEW))
+		fail(v, "the parent lost its own write");
+	expect_pin_sees(p, r->mem, r->size, v);
+	moved = pfns_changed(pfns, r->mem, r->size, v);
+	if (moved)
+		fail(v, "%zu of %zu pages the parent maps are not the pinned ones",
+		     moved, r->size / pagesize);
+}
+
+/*
  * ro_pin_after_fork, ro_pin_fast_after_fork: fork() shares the memory,
  * then the parent takes a read-only long-term pin and writes.  The pin
  * must unshare the pages first, so that it sees the parent's write and
@@ -1224,22 +1243,15 @@ static void ro_pin_after_fork(const struct test_case *c, struct region *r,
 {
 	struct child child;
 	uint64_t *pfns;
-	size_t moved;
 
 	if (!child_start(&child, r->mem, r->size, STEP_NONE,
 			 STEP_EXPECT_OLD, -1, v))
 		return;
 	if (pin_start(c->pin, r->mem, r->size, v)) {
 		pfns = pfns_of(r->mem, r->size, "after pinning", v);
-		if (pfns) {
-			memset(r->mem, NEW, r->size);
-			expect_pin_sees(c->pin, r->mem, r->size, v);
-			moved = pfns_changed(pfns, r->mem, r->size, v);
-			if (moved)
-				fail(v, "%zu of %zu pages the parent maps are not the pinned ones",
-				     moved, r->size / pagesize);
-			free(pfns);
-		}
+		if (pfns)
+			write_and_expect_pinned(c->pin, r, pfns, v);
+		free(pfns);
 		pin_stop(c->pin);
 	}
 	child_finish(&child, v);
@@ -1257,7 +1269,6 @@ static void pinned_write(const struct test_case *c, struct region *r,
 	struct child child;
 	bool forked = false;
 	uint64_t *pfns;
-	size_t moved;
 
 	if (!pin_start(c->pin, r->mem, r->size, v))
 		return;
@@ -1283,16 +1294,8 @@ static void pinned_write(const struct test_case *c, struct region *r,
 		clear_soft_dirty(v);
 		break;
 	}
-	if (ok(v)) {
-		memset(r->mem, NEW, r->size);
-		if (!all_bytes(r->mem, r->size, NEW))
-			fail(v, "the parent lost its own write");
-		expect_pin_sees(c->pin, r->mem, r->size, v);
-		moved = pfns_changed(pfns, r->mem, r->size, v);
-		if (moved)
-			fail(v, "%zu of %zu pages the parent maps are not the pinned ones",
-			     moved, r->size / pagesize);
-	}
+	if (ok(v))
+		write_and_expect_pinned(c->pin, r, pfns, v);
 	if (forked)
 		child_finish(&child, v);
 	free(pfns);
