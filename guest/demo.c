@@ -129,6 +129,26 @@ static void scenario_cow(void)
 	munmap(p, pagesize);
 }
 
+/*
+ * Fork a child that waits until the parent writes to @fds[1], then exits
+ * with 0 if it still sees "before fork" at @p, 1 if it does not.
+ */
+static pid_t fork_watcher(const char *p, int fds[2])
+{
+	char go;
+	pid_t pid;
+
+	if (pipe(fds))
+		exit(1);
+	pid = fork();
+	if (!pid) {
+		if (read(fds[0], &go, 1) != 1)
+			_exit(2);
+		_exit(strcmp(p, "before fork") != 0);
+	}
+	return pid;
+}
+
 static void scenario_pin_fork(int gup)
 {
 	char *p = page("before fork");
@@ -148,15 +168,7 @@ static void scenario_pin_fork(int gup)
 		verdict(0, "the pin was refused");
 		return;
 	}
-	if (pipe(fds))
-		exit(1);
-	pid = fork();
-	if (!pid) {
-		/* Look only after the parent has written. */
-		if (read(fds[0], &go, 1) != 1)
-			_exit(2);
-		_exit(strcmp(p, "before fork") != 0);
-	}
+	pid = fork_watcher(p, fds);
 	strcpy(p, "parent wrote after fork");
 	ioctl(gup, PIN_LONGTERM_TEST_READ, &dst);
 	if (write(fds[1], &go, 1) != 1)
@@ -203,14 +215,7 @@ static void scenario_ro_pin_fork(int gup)
 
 	printf("Scenario 4: a read-only pin of a page that fork shared\n");
 	printf("  kernel: before fork the page is %s\n", exclusive(p));
-	if (pipe(fds))
-		exit(1);
-	pid = fork();
-	if (!pid) {
-		if (read(fds[0], &go, 1) != 1)
-			_exit(2);
-		_exit(strcmp(p, "before fork") != 0);
-	}
+	pid = fork_watcher(p, fds);
 	printf("  kernel: after fork it is %s (parent and child map it)\n",
 	       exclusive(p));
 	printf("  does: PIN_LONGTERM_TEST_START without FOLL_WRITE, then the parent writes\n");
