@@ -20,31 +20,59 @@
 #include "internal.h"
 
 /**
- * __wp_can_reuse_anon_page() - may a write fault reuse a shared-looking page?
+ * wp_can_reuse_locked_anon_page() - may a write fault reuse a locked page?
  * @vma: the vma of the fault
  * @page: the page the write-protected entry maps: the page a PTE maps
  *	  (possibly a subpage of a THP), or the head of a PMD-mapped THP
- * @compound: @page is mapped by a PMD
+ *
+ * A page that is not exclusive is reused only if nothing but this mapping
+ * (and the swap cache, which is dropped then) holds a reference to it; it
+ * is then moved to @vma's anon_vma and becomes exclusive.  KSM pages are
+ * never reused.
+ *
+ * Context: the page table lock of the entry and the page lock are held.
+ * Return: true if the caller may make the entry writable and keep @page.
+ */
+bool wp_can_reuse_locked_anon_page(struct vm_area_struct *vma,
+				   struct page *page)
+{
+	struct page *head = compound_head(page);
+
+	VM_BUG_ON_PAGE(!PageAnon(page), page);
+	VM_BUG_ON_PAGE(!PageLocked(head), page);
+
+	if (PageSwapCache(head))
+		try_to_free_swap(head);
+	if (PageKsm(head) || page_count(head) != 1)
+		return false;
+	/*
+	 * The only reference is that of our mapping, and the page lock keeps
+	 * new swap cache references away: nobody else can map the page now.
+	 */
+	page_move_anon_rmap(head, vma);
+	SetPageAnonExclusive(page);
+	return true;
+}
+
+/**
+ * __wp_can_reuse_anon_page() - may a write fault reuse a shared-looking page?
+ * @vma: the vma of the fault
+ * @page: the page the write-protected PTE maps (possibly a subpage of a
+ *	  THP)
  *
  * The slow part of wp_can_reuse_anon_page(), for a page that is not
- * exclusive and that it could not refuse at once: it is reused only if
- * nothing but this mapping (and the swap cache, which is dropped then)
- * holds a reference to it; it is then moved to @vma's anon_vma and
- * becomes exclusive.  KSM pages are never reused.
- * The page lock is only tried, never waited for: when it is busy, the
- * caller copies.
+ * exclusive and that it could not refuse at once; see
+ * wp_can_reuse_locked_anon_page().  The page lock is only tried, never
+ * waited for: when it is busy, the caller copies.
  *
  * Context: the page table lock of the entry is held; may take the page
  * lock with trylock_page() and drain the local LRU pagevecs.
  * Return: true if the caller may make the entry writable and keep @page.
  */
-bool __wp_can_reuse_anon_page(struct vm_area_struct *vma, struct page *page,
-			      bool compound)
+bool __wp_can_reuse_anon_page(struct vm_area_struct *vma, struct page *page)
 {
 	struct page *head = compound_head(page);
-
-	VM_BUG_ON_PAGE(!PageAnon(page), page);
-	VM_BUG_ON_PAGE(compound && page != head, page);
+	bool reuse;
 
 	if (PageKsm(head))
 		return false;
@@ -59,18 +87,7 @@ bool __wp_can_reuse_anon_page(struct vm_area_struct *vma, struct page *page,
 	}
 	if (!trylock_page(head))
 		return false;
-	if (PageSwapCache(head))
-		try_to_free_swap(head);
-	if (PageKsm(head) || page_count(head) != 1) {
-		unlock_page(head);
-		return false;
-	}
-	/*
-	 * The only reference is that of our mapping, and the page lock keeps
-	 * new swap cache references away: nobody else can map the page now.
-	 */
-	page_move_anon_rmap(head, vma);
-	SetPageAnonExclusive(page);
+	reuse = wp_can_reuse_locked_anon_page(vma, page);
 	unlock_page(head);
-	return true;
+	return reuse;
 }

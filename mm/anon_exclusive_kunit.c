@@ -190,6 +190,33 @@ static void aek_page_flag_per_subpage(struct kunit *test)
 	aek_put_anon_page(page, 2);
 }
 
+#ifdef CONFIG_HUGETLB_PAGE
+/*
+ * A hugetlb page keeps the flag on its head: every accessor, given any of
+ * its pages, works on the head's bit, as GUP-fast needs where contiguous
+ * PTEs map a hugetlb page.  The compound page is only dressed as hugetlb
+ * (its destructor) for the test.
+ */
+static void aek_page_flag_hugetlb_head(struct kunit *test)
+{
+	struct page *page = aek_anon_page(test, 2);
+
+	set_compound_page_dtor(page, HUGETLB_PAGE_DTOR);
+	KUNIT_ASSERT_TRUE(test, PageHuge(page + 3));
+	SetPageAnonExclusive(page + 2);
+	KUNIT_EXPECT_TRUE(test, test_bit(PG_anon_exclusive, &page->flags));
+	KUNIT_EXPECT_FALSE(test, test_bit(PG_anon_exclusive,
+					  &page[2].flags));
+	KUNIT_EXPECT_TRUE(test, PageAnonExclusive(page + 3));
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(FOLL_PIN, page + 3));
+	ClearPageAnonExclusive(page + 1);
+	KUNIT_EXPECT_FALSE(test, PageAnonExclusive(page));
+	KUNIT_EXPECT_TRUE(test, gup_must_unshare(FOLL_PIN, page + 3));
+	set_compound_page_dtor(page, COMPOUND_PAGE_DTOR);
+	aek_put_anon_page(page, 2);
+}
+#endif
+
 static void aek_try_share(struct kunit *test)
 {
 	struct page *page = aek_anon_page(test, 0);
@@ -335,6 +362,9 @@ static struct kunit_case aek_entry_cases[] = {
 	KUNIT_CASE(aek_migration_entries),
 	KUNIT_CASE(aek_page_flag),
 	KUNIT_CASE(aek_page_flag_per_subpage),
+#ifdef CONFIG_HUGETLB_PAGE
+	KUNIT_CASE(aek_page_flag_hugetlb_head),
+#endif
 	KUNIT_CASE(aek_try_share),
 	KUNIT_CASE(aek_try_share_thp),
 	KUNIT_CASE(aek_gup_must_unshare),

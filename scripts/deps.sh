@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PKGS="build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils
- python3 git rsync ccache sparse dpkg-dev qemu-system-x86 busybox-static
+ python3 git rsync ccache sparse dpkg-dev patch qemu-system-x86 busybox-static
  perl gawk python3-ply python3-git"
 
 # shellcheck disable=SC2086

@@ -30,30 +30,53 @@ mapped_files() {
 		awk -v s="$1" -F: '$1 == s { print $2 }' | tr ' \t' '\n\n' | sed '/^$/d'
 }
 
-# A file that grows over several patches (Kconfig.exclusive, the selftest
-# Makefile, ...) is mapped to each of them and split by marker lines
-# "# @patch <slug>": the lines after a marker arrive in that patch, those
-# before the first marker in the first patch the file is mapped to.  The
-# markers themselves are not exported.
+# An overlay file can change after the patch that brings it, in two ways;
+# either way it is mapped to every patch that changes it.
+# - Appending (Kconfig.exclusive, the selftest Makefile, ...): marker lines
+#   "# @patch <slug>" split the file; the lines after a marker arrive in
+#   that patch, those before the first marker in the first patch the file
+#   is mapped to.  The markers themselves are not exported.
+# - Any change: patches/overlay.d/<slug>.diff, a unified diff (-p1, kernel
+#   paths) of what patch <slug> changes in overlay files.  The overlay holds
+#   the final version; each earlier patch gets it with the diffs of the
+#   patches after it reverse-applied.
+DIFFS=$ROOT/patches/overlay.d
 markers() { sed -n 's/^# @patch \([^ ]*\)$/\1/p' "$ROOT/$1"; }
 
-# Print overlay file $1 as of the patches named in the rest of the arguments.
+# Kernel paths a diff of patches/overlay.d changes.
+diff_files() { sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$1"; }
+
+# Print overlay file $1 (as found at $2) as of the patches named in the
+# rest of the arguments.
 file_upto() {
-	local f=$1
-	shift
+	local src=$2
+	shift 2
 	awk -v ok="$*" 'BEGIN { n = split(ok, a, " "); for (i = 1; i <= n; i++) s[a[i]] = 1; keep = 1 }
 		/^# @patch [^ ]+$/ { keep = ($3 in s); next }
-		keep' "$ROOT/$f"
+		keep' "$src"
 }
 
 check_mapping() {
-	local repo kpath n bad=0 slugs m
+	local repo kpath n bad=0 slugs m d s
 	slugs=$(series_patches | while read -r p; do patch_slug "$p"; done)
+	for d in "$DIFFS"/*.diff; do
+		[ -e "$d" ] || continue
+		s=$(basename "$d" .diff)
+		echo "$slugs" | grep -qx "$s" ||
+			{ say "$d: no patch $s in the series"; bad=1; }
+		for kpath in $(diff_files "$d"); do
+			repo=$(overlay_files | awk -v k="$kpath" '$2 == k { print $1 }')
+			[ -n "$repo" ] || { say "$d changes $kpath, which is no overlay file"; bad=1; continue; }
+			mapped_files "$s" | grep -qx "$repo" ||
+				{ say "$d changes $repo, which patches/overlay does not map to $s"; bad=1; }
+		done
+	done
 	while read -r repo kpath; do
 		n=$(for s in $slugs; do mapped_files "$s"; done | grep -cx "$repo" || true)
 		m=$(markers "$repo" | wc -l)
-		if [ "$n" = 0 ] || [ "$n" != $((m + 1)) ]; then
-			say "overlay file $repo is mapped to $n patches in patches/overlay and has $m '# @patch' markers (must be markers + 1)"
+		d=$(cat "$DIFFS"/*.diff 2>/dev/null | grep -cx "+++ b/$kpath" || true)
+		if [ "$n" = 0 ] || [ "$n" != $((m + d + 1)) ]; then
+			say "overlay file $repo is mapped to $n patches in patches/overlay, has $m '# @patch' markers and $d overlay.d diffs (must be markers + diffs + 1)"
 			bad=1
 		fi
 		for s in $(markers "$repo"); do
@@ -64,24 +87,51 @@ check_mapping() {
 	[ $bad = 0 ] || die "fix patches/overlay"
 }
 
+# Directories $1/<n>: the overlay files (at kernel paths) as of the n-th
+# patch of the series, the final versions with the overlay.d diffs of the
+# later patches reverse-applied.
+overlay_versions() {
+	local dir=$1 repo kpath p i slug
+	local -a list
+	rm -rf "$dir"
+	mkdir -p "$dir/cur"
+	while read -r repo kpath; do
+		mkdir -p "$dir/cur/$(dirname "$kpath")"
+		cp -p "$ROOT/$repo" "$dir/cur/$kpath"
+	done < <(overlay_files)
+	mapfile -t list < <(series_patches)
+	for ((i = ${#list[@]}; i >= 1; i--)); do
+		p=${list[i - 1]}
+		cp -a "$dir/cur" "$dir/$i"
+		slug=$(patch_slug "$p")
+		[ -f "$DIFFS/$slug.diff" ] || continue
+		patch -R -p1 -s -f --no-backup-if-mismatch -d "$dir/cur" \
+			<"$DIFFS/$slug.diff" >/dev/null ||
+			die "patches/overlay.d/$slug.diff does not reverse-apply to the overlay files as of that patch"
+	done
+}
+
 do_export() {
-	local wt=$BUILD/series-export p f kpath n=0 done=
+	local wt=$BUILD/series-export vers=$BUILD/overlay-versions p f kpath
+	local n=0 done=
 	check_mapping
+	overlay_versions "$vers"
 	fresh_base "$wt"
 	while read -r p; do
 		am_patch "$wt" "$ROOT/patches/$p" ||
 			die "patch $p does not apply"
+		n=$((n + 1))
 		done="$done $(patch_slug "$p")"
 		for f in $(mapped_files "$(patch_slug "$p")"); do
 			kpath=$(overlay_files | awk -v f="$f" '$1 == f { print $2 }')
 			mkdir -p "$wt/$(dirname "$kpath")"
-			file_upto "$f" $done >"$wt/$kpath"
+			file_upto "$f" "$vers/$n/$kpath" $done >"$wt/$kpath"
 			chmod --reference="$ROOT/$f" "$wt/$kpath"
 			git -C "$wt" add -f "$kpath"
 		done
 		git -C "$wt" commit -q --amend --no-edit --allow-empty
-		n=$((n + 1))
 	done < <(series_patches)
+	rm -rf "$vers"
 
 	rm -rf "$SERIES"
 	git -C "$wt" format-patch -q --zero-commit --no-signature --cover-letter \
