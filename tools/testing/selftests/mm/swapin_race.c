@@ -590,6 +590,8 @@ static bool one_slot_setup(char *why, size_t why_size, bool *skip)
 	}
 	for (i = 0; i < nr_saved; i++) {
 		if (swapoff(saved[i].path)) {
+			/* Not allowed to: not a failure of the kernel. */
+			*skip = errno == EPERM;
 			snprintf(why, why_size, "swapoff %.200s: %s",
 				 saved[i].path, strerror(errno));
 			nr_saved = i;
@@ -597,6 +599,7 @@ static bool one_slot_setup(char *why, size_t why_size, bool *skip)
 		}
 	}
 	if (swapon(zram_path, 0)) {
+		*skip = errno == EPERM;
 		snprintf(why, why_size, "swapon %s: %s", zram_path,
 			 strerror(errno));
 		goto err;
