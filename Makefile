@@ -7,7 +7,7 @@ SHELL := /bin/bash
 S := scripts
 
 .PHONY: all help run check bench shell deps base tree export kernel selftests \
-	initramfs report series series-check lint docs clean distclean
+	initramfs report series series-check configs lint docs clean distclean
 
 all: check
 
@@ -73,6 +73,11 @@ series: tree
 series-check: series
 	@BISECT='$(BISECT)' $(S)/series.sh check
 
+## configs       build out/series in every config of the compile matrix
+##               (M=name,... selects); fail on errors and new warnings
+configs: series
+	@M='$(M)' $(S)/configs.sh
+
 ## lint          sparse (C=1) and W=1 on what the series touches, vs the base
 lint: kernel
 	@$(S)/lint.sh
@@ -83,7 +88,7 @@ docs: tree
 
 ## clean         remove build outputs (keeps build/linux and the cache)
 clean:
-	rm -rf build/obj build/obj-* build/selftests build/selftests-vanilla build/hdr build/hdr-vanilla out
+	rm -rf build/obj build/obj-* build/matrix/obj-* build/matrix/base/obj-* build/selftests build/selftests-vanilla build/hdr build/hdr-vanilla out
 
 ## distclean     remove build/ and out/ entirely
 distclean:

@@ -20,23 +20,17 @@ if [ ! -f "$OBJ/.config" ] || [ "$(cat "$OBJ/.config-stamp" 2>/dev/null)" != "$s
 	# shellcheck disable=SC2086
 	configure_kernel "$KSRC" "$OBJ" $FRAGS
 	missing=0
-	while IFS='=' read -r key val; do
-		if [ "$val" = n ]; then
-			if grep -q "^$key=" "$OBJ/.config"; then
-				echo "Unexpected: $key (requested off)" >&2; missing=1
-			fi
-		elif grep -qx "$key=$val" "$OBJ/.config"; then
-			:
-		elif [ -n "${VANILLA:-}" ] && ! grep -rqs --include='Kconfig*' \
-				"^config ${key#CONFIG_}\$" "$KSRC"; then
+	# shellcheck disable=SC2086
+	while read -r line; do
+		key=${line#Missing: }
+		key=${key%%=*}
+		if [ "$key" != "$line" ] && [ -n "${VANILLA:-}" ] &&
+		   ! grep -rqs --include='Kconfig*' "^config ${key#CONFIG_}\$" "$KSRC"; then
 			say "not in the vanilla kernel: $key"
 		else
-			echo "Missing: $key" >&2; missing=1
+			echo "$line" >&2; missing=1
 		fi
-	# A later fragment overrides an earlier one.
-	done < <(cat $FRAGS | sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=[^#[:space:]]*\).*/\1/p' |
-		awk -F= '{ v[$1] = $0; if (!($1 in seen)) { seen[$1] = 1; k[n++] = $1 } }
-			END { for (i = 0; i < n; i++) print v[k[i]] }')
+	done < <(config_mismatches "$OBJ" $FRAGS)
 	[ "$missing" = 0 ] || die "the merged config lacks requested options"
 	echo "$stamp" >"$OBJ/.config-stamp"
 fi

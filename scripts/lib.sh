@@ -96,16 +96,53 @@ base_worktree() {
 	git -C "$SRC" worktree add -q --detach "$1" base
 }
 
-# configure_kernel TREE OBJDIR FRAGMENT...: tinyconfig, the fragments merged
-# in, olddefconfig; kconfig's notes go to OBJDIR/merge_config.log.
+# A scratch checkout of the pristine base at $1, sharing build/linux's
+# objects: created, or reset to the base and cleaned.
+fresh_base() {
+	local wt=$1
+	if [ -e "$wt/.git" ]; then
+		git -C "$wt" am --abort >/dev/null 2>&1 || true
+		git -C "$wt" checkout -q --detach base
+		git -C "$wt" reset -q --hard base
+		git -C "$wt" clean -q -fdx
+	else
+		base_worktree "$wt"
+	fi
+}
+
+# configure_kernel TREE OBJDIR FRAGMENT...: tinyconfig (or the make target
+# $KSTART, e.g. defconfig), the fragments merged in, olddefconfig; kconfig's
+# notes go to OBJDIR/merge_config.log.  ARCH and CROSS_COMPILE come from
+# the environment.
 configure_kernel() {
 	local tree=$1 obj=$2
 	shift 2
 	mkdir -p "$obj"
-	make -s -C "$tree" O="$obj" tinyconfig >/dev/null
+	make -s -C "$tree" O="$obj" "${KSTART:-tinyconfig}" >/dev/null
 	(cd "$obj" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$obj" \
 		"$obj/.config" "$@" >"$obj/merge_config.log" 2>&1) ||
 		{ cat "$obj/merge_config.log" >&2; die "merge_config.sh failed"; }
 	make -s -C "$tree" O="$obj" olddefconfig >/dev/null \
 		2>>"$obj/merge_config.log"
+}
+
+# config_mismatches OBJDIR FRAGMENT...: the options the fragments set (a
+# later fragment overrides an earlier one) that OBJDIR/.config does not
+# have as asked, one "Missing: CONFIG_X=v" or "Unexpected: CONFIG_X
+# (requested off)" line each.
+config_mismatches() {
+	local obj=$1 key val
+	shift
+	while IFS='=' read -r key val; do
+		if [ "$val" = n ]; then
+			grep -q "^$key=" "$obj/.config" &&
+				echo "Unexpected: $key (requested off)"
+		else
+			grep -qx "$key=$val" "$obj/.config" ||
+				echo "Missing: $key=$val"
+		fi
+	done < <(cat "$@" | sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=[^#[:space:]]*\).*/\1/p' |
+		awk -F= '{ v[$1] = $0; if (!($1 in seen)) { seen[$1] = 1; k[n++] = $1 } }
+			END { for (i = 0; i < n; i++) print v[k[i]] }')
+	return 0
 }

@@ -11,19 +11,6 @@
 
 SERIES=$OUT/series
 
-# A scratch checkout of the pristine base, sharing build/linux's objects.
-fresh_base() {
-	local wt=$1
-	if [ -d "$wt/.git" ] || [ -f "$wt/.git" ]; then
-		git -C "$wt" am --abort >/dev/null 2>&1 || true
-		git -C "$wt" checkout -q --detach base
-		git -C "$wt" reset -q --hard base
-		git -C "$wt" clean -q -fdx
-	else
-		base_worktree "$wt"
-	fi
-}
-
 # Overlay files (repo paths) that patches/overlay assigns to patch slug $1.
 mapped_files() {
 	sed -e 's/#.*//' "$ROOT/patches/overlay" |
