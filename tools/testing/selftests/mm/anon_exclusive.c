@@ -70,62 +70,7 @@ static int gup_fd = -1;
 static bool pfns_visible;	/* pagemap shows PFNs: we have CAP_SYS_ADMIN */
 
 /* ---------------------------------------------------------------------- */
-/* Verdicts */
-
-/* How a case went; the first failure and the ones after it, in order. */
-struct verdict {
-	enum mmt_result res;
-	char why[512];
-};
-
-static void vnote(struct verdict *v, const char *fmt, va_list ap)
-{
-	size_t len = strlen(v->why);
-
-	if (len && len + 2 < sizeof(v->why)) {
-		strcpy(v->why + len, "; ");
-		len += 2;
-	}
-	vsnprintf(v->why + len, sizeof(v->why) - len, fmt, ap);
-}
-
-static void fail(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res == MMT_SKIP)
-		v->why[0] = '\0';
-	v->res = MMT_FAIL;
-	va_start(ap, fmt);
-	vnote(v, fmt, ap);
-	va_end(ap);
-}
-
-static void skip(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res != MMT_PASS)
-		return;
-	v->res = MMT_SKIP;
-	va_start(ap, fmt);
-	vnote(v, fmt, ap);
-	va_end(ap);
-}
-
-static bool ok(const struct verdict *v)
-{
-	return v->res == MMT_PASS;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Memory, page frames and page flags */
-
-static bool all_bytes(const char *p, size_t size, char val)
-{
-	/* Every byte equals the one after it, and the first is @val. */
-	return p[0] == val && !memcmp(p, p + 1, size - 1);
-}
 
 /* Where read_pages() puts what it reads, so that the reads happen. */
 char read_sink;
@@ -141,19 +86,19 @@ static void read_pages(const char *mem, size_t size)
 
 /* The PFNs of [mem, mem + size), all present; NULL (and why) otherwise. */
 static uint64_t *pfns_of(const char *mem, size_t size, const char *when,
-			 struct verdict *v)
+			 struct mmt_verdict *v)
 {
 	size_t i, n = size / pagesize;
 	uint64_t *pfns = calloc(n, sizeof(*pfns));
 
 	if (!pfns || !pagemap_read(mem, n, pfns)) {
-		fail(v, "%s: cannot read the pagemap", when);
+		mmt_fail(v, "%s: cannot read the pagemap", when);
 		free(pfns);
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
 		if (!(pfns[i] & PM_PRESENT)) {
-			fail(v, "%s: page %zu is not present", when, i);
+			mmt_fail(v, "%s: page %zu is not present", when, i);
 			free(pfns);
 			return NULL;
 		}
@@ -164,7 +109,7 @@ static uint64_t *pfns_of(const char *mem, size_t size, const char *when,
 
 /* How many pages of [mem, mem + size) are not @old[] any more. */
 static size_t pfns_changed(const uint64_t *old, const char *mem,
-			   size_t size, struct verdict *v)
+			   size_t size, struct mmt_verdict *v)
 {
 	size_t i, n = size / pagesize, changed = 0;
 	uint64_t *now = pfns_of(mem, size, "re-reading the PFNs", v);
@@ -183,7 +128,7 @@ static size_t pfns_changed(const uint64_t *old, const char *mem,
  * head tells: the bits of its tails mean nothing then.
  */
 static void expect_exclusive(const char *mem, size_t size, bool want,
-			     const char *when, struct verdict *v)
+			     const char *when, struct mmt_verdict *v)
 {
 	bool pmd_mapped = smaps_kb(mem, "AnonHugePages") > 0;
 	size_t i, n = size / pagesize, checked = 0, bad = 0, first = 0;
@@ -194,11 +139,11 @@ static void expect_exclusive(const char *mem, size_t size, bool want,
 		return;
 	for (i = 0; i < n; i++) {
 		if (!kpageflags_read(pfns[i], &flags)) {
-			fail(v, "%s: cannot read kpageflags", when);
+			mmt_fail(v, "%s: cannot read kpageflags", when);
 			break;
 		}
 		if (!(flags & KPF(KPF_ANON))) {
-			fail(v, "%s: page %zu is not anonymous", when, i);
+			mmt_fail(v, "%s: page %zu is not anonymous", when, i);
 			break;
 		}
 		if (((flags & KPF(KPF_HUGE)) ||
@@ -210,8 +155,8 @@ static void expect_exclusive(const char *mem, size_t size, bool want,
 			first = i;
 	}
 	if (bad)
-		fail(v, "%s: %zu of %zu pages %s exclusive (first: page %zu)",
-		     when, bad, checked, want ? "not" : "still", first);
+		mmt_fail(v, "%s: %zu of %zu pages %s exclusive (first: page %zu)",
+			 when, bad, checked, want ? "not" : "still", first);
 	free(pfns);
 }
 
@@ -219,13 +164,13 @@ static void expect_exclusive(const char *mem, size_t size, bool want,
  * A clear bit proves something only if the kernel sets it where it must:
  * on a page this process has just written.
  */
-static void expect_exclusive_marking(struct verdict *v)
+static void expect_exclusive_marking(struct mmt_verdict *v)
 {
 	char *p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return;
 	}
 	memset(p, NEW, pagesize);
@@ -235,7 +180,7 @@ static void expect_exclusive_marking(struct verdict *v)
 }
 
 /* Whether every page of [mem, mem + size) is part of a THP. */
-static void expect_thp_pages(const char *mem, size_t size, struct verdict *v)
+static void expect_thp_pages(const char *mem, size_t size, struct mmt_verdict *v)
 {
 	size_t i, n = size / pagesize;
 	uint64_t *pfns = pfns_of(mem, size, "THP set-up", v);
@@ -246,25 +191,25 @@ static void expect_thp_pages(const char *mem, size_t size, struct verdict *v)
 	for (i = 0; i < n; i++) {
 		if (!kpageflags_read(pfns[i], &flags) ||
 		    !(flags & KPF(KPF_THP))) {
-			fail(v, "page %zu is no longer part of a THP", i);
+			mmt_fail(v, "page %zu is no longer part of a THP", i);
 			break;
 		}
 	}
 	free(pfns);
 }
 
-static bool clear_soft_dirty(struct verdict *v)
+static bool clear_soft_dirty(struct mmt_verdict *v)
 {
 	int fd = open("/proc/self/clear_refs", O_WRONLY);
 	bool done;
 
 	if (fd < 0) {
-		fail(v, "/proc/self/clear_refs: %s", strerror(errno));
+		mmt_fail(v, "/proc/self/clear_refs: %s", strerror(errno));
 		return false;
 	}
 	done = write(fd, "4", 1) == 1;
 	if (!done)
-		fail(v, "clearing the soft-dirty bits: %s", strerror(errno));
+		mmt_fail(v, "clearing the soft-dirty bits: %s", strerror(errno));
 	close(fd);
 	return done;
 }
@@ -297,7 +242,7 @@ struct region {
 struct kind {
 	const char *name;
 	unsigned int flags;	/* K_* */
-	void (*setup)(struct region *r, struct verdict *v);
+	void (*setup)(struct region *r, struct mmt_verdict *v);
 };
 
 static void region_add(struct region *r, void *addr, size_t size)
@@ -318,13 +263,13 @@ static void region_unmap(struct region *r)
 }
 
 /* One 4 KiB page, written. */
-static void setup_base_page(struct region *r, struct verdict *v)
+static void setup_base_page(struct region *r, struct mmt_verdict *v)
 {
 	char *p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return;
 	}
 	region_add(r, p, pagesize);
@@ -339,21 +284,21 @@ static void setup_base_page(struct region *r, struct verdict *v)
  * of the CPU that faulted it in (MADV_PAGEOUT drains the local one) and can
  * be reclaimed.
  */
-static void setup_swapped_page(struct region *r, struct verdict *v)
+static void setup_swapped_page(struct region *r, struct mmt_verdict *v)
 {
 	int tries;
 
 	if (!swap_available()) {
-		skip(v, "no swap space");
+		mmt_skip(v, "no swap space");
 		return;
 	}
 	setup_base_page(r, v);
-	for (tries = 0; ok(v) && tries < 3 && !pagemap_swapped(r->mem);
+	for (tries = 0; mmt_ok(v) && tries < 3 && !pagemap_swapped(r->mem);
 	     tries++)
 		if (madvise(r->mem, r->size, MADV_PAGEOUT))
-			fail(v, "MADV_PAGEOUT: %s", strerror(errno));
-	if (ok(v) && !pagemap_swapped(r->mem))
-		fail(v, "MADV_PAGEOUT did not swap the page out");
+			mmt_fail(v, "MADV_PAGEOUT: %s", strerror(errno));
+	if (mmt_ok(v) && !pagemap_swapped(r->mem))
+		mmt_fail(v, "MADV_PAGEOUT did not swap the page out");
 }
 
 /*
@@ -362,40 +307,40 @@ static void setup_swapped_page(struct region *r, struct verdict *v)
  * the swap cache, where only the swap PTE can tell that it was exclusive
  * (a zram page that is faulted in directly bypasses the swap cache).
  */
-static void setup_swapcache_page(struct region *r, struct verdict *v)
+static void setup_swapcache_page(struct region *r, struct mmt_verdict *v)
 {
 	setup_swapped_page(r, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	if (madvise(r->mem, r->size, MADV_WILLNEED))
-		fail(v, "MADV_WILLNEED: %s", strerror(errno));
+		mmt_fail(v, "MADV_WILLNEED: %s", strerror(errno));
 	else if (!pagemap_swapped(r->mem))
-		fail(v, "MADV_WILLNEED mapped the page");
+		mmt_fail(v, "MADV_WILLNEED mapped the page");
 }
 
 /* A written THP, mapped by a PMD. */
-static void setup_thp(struct region *r, struct verdict *v)
+static void setup_thp(struct region *r, struct mmt_verdict *v)
 {
 	size_t size = thp_pmd_size();
 	char *p;
 
 	if (!size) {
-		skip(v, "THP is not available");
+		mmt_skip(v, "THP is not available");
 		return;
 	}
 	p = mmap_aligned(size, size);
 	if (!p) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return;
 	}
 	region_add(r, p, size);
 	if (madvise(p, size, MADV_HUGEPAGE)) {
-		skip(v, "MADV_HUGEPAGE: %s", strerror(errno));
+		mmt_skip(v, "MADV_HUGEPAGE: %s", strerror(errno));
 		return;
 	}
 	memset(p, OLD, size);
 	if (!range_is_thp(p, size)) {
-		skip(v, "could not get a THP");
+		mmt_skip(v, "could not get a THP");
 		return;
 	}
 	r->mem = p;
@@ -407,32 +352,32 @@ static void setup_thp(struct region *r, struct verdict *v)
  * splits the PMD, not the compound page; changing it back leaves the
  * PTEs.
  */
-static void setup_pte_thp(struct region *r, struct verdict *v)
+static void setup_pte_thp(struct region *r, struct mmt_verdict *v)
 {
 	char *sub;
 
 	setup_thp(r, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	sub = r->mem + pagesize;
 	if (mprotect(sub, pagesize, PROT_READ) ||
 	    mprotect(sub, pagesize, PROT_READ | PROT_WRITE)) {
-		fail(v, "mprotect: %s", strerror(errno));
+		mmt_fail(v, "mprotect: %s", strerror(errno));
 		return;
 	}
 	if (smaps_kb(r->mem, "AnonHugePages") != 0)
-		fail(v, "a PMD still maps the THP");
+		mmt_fail(v, "a PMD still maps the THP");
 	expect_thp_pages(r->mem, r->size, v);
 }
 
 /* Of a PTE-mapped THP, only the first subpage stays mapped. */
-static void setup_single_pte_thp(struct region *r, struct verdict *v)
+static void setup_single_pte_thp(struct region *r, struct mmt_verdict *v)
 {
 	setup_pte_thp(r, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	if (madvise(r->mem + pagesize, r->size - pagesize, MADV_DONTNEED)) {
-		fail(v, "MADV_DONTNEED: %s", strerror(errno));
+		mmt_fail(v, "MADV_DONTNEED: %s", strerror(errno));
 		return;
 	}
 	r->size = pagesize;
@@ -445,33 +390,33 @@ static void setup_single_pte_thp(struct region *r, struct verdict *v)
  * the moved half: PTEs of a THP whose other subpages are mapped at an
  * unrelated address of the same process.
  */
-static void setup_mremap_thp(struct region *r, struct verdict *v)
+static void setup_mremap_thp(struct region *r, struct mmt_verdict *v)
 {
 	size_t half;
 	char *area, *dst;
 
 	setup_thp(r, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	half = r->size / 2;
 	area = mmap(NULL, 2 * r->size, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (area == MAP_FAILED) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return;
 	}
 	region_add(r, area, 2 * r->size);
 	dst = (char *)(((uintptr_t)area + r->size - 1) & ~(r->size - 1));
 	if (mremap(r->mem + half, half, half, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   dst) == MAP_FAILED) {
-		fail(v, "mremap: %s", strerror(errno));
+		mmt_fail(v, "mremap: %s", strerror(errno));
 		return;
 	}
 	r->maps[0].size = half;
 	r->mem = dst;
 	r->size = half;
 	if (smaps_kb(dst, "AnonHugePages") != 0)
-		fail(v, "a PMD maps the moved half");
+		mmt_fail(v, "a PMD maps the moved half");
 	expect_thp_pages(r->mem, r->size, v);
 }
 
@@ -480,16 +425,16 @@ static void setup_mremap_thp(struct region *r, struct verdict *v)
  * half, which the cases work on.  Splitting the vma also leaves the THP
  * mapped by PTEs.
  */
-static void setup_shared_thp(struct region *r, struct verdict *v)
+static void setup_shared_thp(struct region *r, struct mmt_verdict *v)
 {
 	size_t half;
 
 	setup_thp(r, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	half = r->size / 2;
 	if (madvise(r->mem + half, half, MADV_DONTFORK)) {
-		fail(v, "MADV_DONTFORK: %s", strerror(errno));
+		mmt_fail(v, "MADV_DONTFORK: %s", strerror(errno));
 		return;
 	}
 	r->unshared = r->mem + half;
@@ -499,14 +444,14 @@ static void setup_shared_thp(struct region *r, struct verdict *v)
 }
 
 /* A written 2 MiB hugetlb page. */
-static void setup_hugetlb(struct region *r, struct verdict *v)
+static void setup_hugetlb(struct region *r, struct mmt_verdict *v)
 {
 	char *p = mmap(NULL, HUGETLB_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
 		       MAP_HUGE_2MB, -1, 0);
 
 	if (p == MAP_FAILED) {
-		skip(v, "no free 2 MiB hugetlb page: %s", strerror(errno));
+		mmt_skip(v, "no free 2 MiB hugetlb page: %s", strerror(errno));
 		return;
 	}
 	region_add(r, p, HUGETLB_SIZE);
@@ -569,7 +514,7 @@ static bool splice_all(int fd, char *mem, size_t size)
 static int child_write(char *mem, size_t size)
 {
 	memset(mem, CHILD, size);
-	return all_bytes(mem, size, CHILD) ? CHILD_OK : CHILD_DATA;
+	return mmt_all_bytes(mem, size, CHILD) ? CHILD_OK : CHILD_DATA;
 }
 
 static int child_step(enum child_step step, char *mem, size_t size,
@@ -579,7 +524,7 @@ static int child_step(enum child_step step, char *mem, size_t size,
 	case STEP_NONE:
 		return CHILD_OK;
 	case STEP_EXPECT_OLD:
-		return all_bytes(mem, size, OLD) ? CHILD_OK : CHILD_DATA;
+		return mmt_all_bytes(mem, size, OLD) ? CHILD_OK : CHILD_DATA;
 	case STEP_MPROTECT_WRITE:
 		if (mprotect(mem, size, PROT_READ) ||
 		    mprotect(mem, size, PROT_READ | PROT_WRITE))
@@ -602,17 +547,17 @@ static int child_step(enum child_step step, char *mem, size_t size,
  */
 static bool child_start(struct child *c, char *mem, size_t size,
 			enum child_step first, enum child_step second,
-			int pipe_wr, struct verdict *v)
+			int pipe_wr, struct mmt_verdict *v)
 {
 	int to_child[2], to_parent[2];
 	char b;
 
 	if (pipe(to_child)) {
-		fail(v, "pipe: %s", strerror(errno));
+		mmt_fail(v, "pipe: %s", strerror(errno));
 		return false;
 	}
 	if (pipe(to_parent)) {
-		fail(v, "pipe: %s", strerror(errno));
+		mmt_fail(v, "pipe: %s", strerror(errno));
 		close(to_child[0]);
 		close(to_child[1]);
 		return false;
@@ -635,7 +580,7 @@ static bool child_start(struct child *c, char *mem, size_t size,
 	close(to_child[0]);
 	close(to_parent[1]);
 	if (c->pid < 0) {
-		fail(v, "fork: %s", strerror(errno));
+		mmt_fail(v, "fork: %s", strerror(errno));
 		close(to_child[1]);
 		close(to_parent[0]);
 		return false;
@@ -649,25 +594,25 @@ static bool child_start(struct child *c, char *mem, size_t size,
 }
 
 /* Let the child do its second step and reap it; fails @v if it failed. */
-static void child_finish(struct child *c, struct verdict *v)
+static void child_finish(struct child *c, struct mmt_verdict *v)
 {
 	char b = 0;
 	int status;
 
 	if (write(c->go, &b, 1) != 1)
-		fail(v, "lost the child");
+		mmt_fail(v, "lost the child");
 	close(c->go);
 	close(c->ready);
 	if (waitpid(c->pid, &status, 0) != c->pid) {
-		fail(v, "waitpid: %s", strerror(errno));
+		mmt_fail(v, "waitpid: %s", strerror(errno));
 		return;
 	}
 	if (WIFSIGNALED(status))
-		fail(v, "the child died of signal %d", WTERMSIG(status));
+		mmt_fail(v, "the child died of signal %d", WTERMSIG(status));
 	else if (WEXITSTATUS(status) == CHILD_DATA)
-		fail(v, "the child saw data that is not its own");
+		mmt_fail(v, "the child saw data that is not its own");
 	else if (WEXITSTATUS(status))
-		fail(v, "a system call failed in the child");
+		mmt_fail(v, "a system call failed in the child");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -734,7 +679,7 @@ static void *ring_map(size_t size, off_t off)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static bool ring_init(struct verdict *v)
+static bool ring_init(struct mmt_verdict *v)
 {
 	struct io_uring_params p;
 	char *sq, *cq;
@@ -743,7 +688,7 @@ static bool ring_init(struct verdict *v)
 	ring.fd = syscall(__NR_io_uring_setup, 4, &p);
 	if (ring.fd < 0) {
 		/* No io_uring here: not what this program tests. */
-		skip(v, "io_uring_setup: %s", strerror(errno));
+		mmt_skip(v, "io_uring_setup: %s", strerror(errno));
 		return false;
 	}
 	ring.sq_map_size = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
@@ -761,7 +706,7 @@ static bool ring_init(struct verdict *v)
 	ring.sqes_size = p.sq_entries * sizeof(struct io_uring_sqe);
 	ring.sqes = ring_map(ring.sqes_size, IORING_OFF_SQES);
 	if (!ring.sq_map || !ring.cq_map || !ring.sqes) {
-		fail(v, "mapping the io_uring rings: %s", strerror(errno));
+		mmt_fail(v, "mapping the io_uring rings: %s", strerror(errno));
 		return false;
 	}
 	sq = ring.sq_map;
@@ -775,14 +720,14 @@ static bool ring_init(struct verdict *v)
 	ring.cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
 	ring.file = memfd_create("anon_exclusive", 0);
 	if (ring.file < 0) {
-		fail(v, "memfd_create: %s", strerror(errno));
+		mmt_fail(v, "memfd_create: %s", strerror(errno));
 		return false;
 	}
 	return true;
 }
 
 /* Write @len bytes of the fixed buffer from @off to the file at @off. */
-static int ring_write_fixed(size_t off, size_t len, struct verdict *v)
+static int ring_write_fixed(size_t off, size_t len, struct mmt_verdict *v)
 {
 	unsigned int tail = *ring.sq_tail, head;
 	unsigned int idx = tail & *ring.sq_mask;
@@ -801,27 +746,27 @@ static int ring_write_fixed(size_t off, size_t len, struct verdict *v)
 	__atomic_store_n(ring.sq_tail, tail + 1, __ATOMIC_RELEASE);
 	if (syscall(__NR_io_uring_enter, ring.fd, 1, 1,
 		    IORING_ENTER_GETEVENTS, NULL, 0) != 1) {
-		fail(v, "io_uring_enter: %s", strerror(errno));
+		mmt_fail(v, "io_uring_enter: %s", strerror(errno));
 		return -1;
 	}
 	head = *ring.cq_head;
 	if (head == __atomic_load_n(ring.cq_tail, __ATOMIC_ACQUIRE)) {
-		fail(v, "io_uring: no completion");
+		mmt_fail(v, "io_uring: no completion");
 		return -1;
 	}
 	cqe = &ring.cqes[head & *ring.cq_mask];
 	res = cqe->res;
 	__atomic_store_n(ring.cq_head, head + 1, __ATOMIC_RELEASE);
 	if (res <= 0) {
-		fail(v, "IORING_OP_WRITE_FIXED: %s",
-		     res ? strerror(-res) : "wrote nothing");
+		mmt_fail(v, "IORING_OP_WRITE_FIXED: %s",
+			 res ? strerror(-res) : "wrote nothing");
 		return -1;
 	}
 	return res;
 }
 
 static bool pin_start(const struct pin *p, char *mem, size_t size,
-		      struct verdict *v)
+		      struct mmt_verdict *v)
 {
 	struct pin_longterm_test args = {
 		.addr = (uintptr_t)mem, .size = size, .flags = p->flags,
@@ -830,12 +775,12 @@ static bool pin_start(const struct pin *p, char *mem, size_t size,
 
 	if (!p->iouring) {
 		if (gup_fd < 0) {
-			skip(v, "no %s", GUP_TEST_PATH);
+			mmt_skip(v, "no %s", GUP_TEST_PATH);
 			return false;
 		}
 		if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &args)) {
-			fail(v, "PIN_LONGTERM_TEST_START: %s",
-			     strerror(errno));
+			mmt_fail(v, "PIN_LONGTERM_TEST_START: %s",
+				 strerror(errno));
 			return false;
 		}
 		return true;
@@ -846,7 +791,7 @@ static bool pin_start(const struct pin *p, char *mem, size_t size,
 	}
 	if (syscall(__NR_io_uring_register, ring.fd, IORING_REGISTER_BUFFERS,
 		    &iov, 1)) {
-		fail(v, "IORING_REGISTER_BUFFERS: %s", strerror(errno));
+		mmt_fail(v, "IORING_REGISTER_BUFFERS: %s", strerror(errno));
 		ring_exit();
 		return false;
 	}
@@ -867,7 +812,7 @@ static void pin_stop(const struct pin *p)
 
 /* Copy what the pinned pages hold to @buf. */
 static bool pin_read(const struct pin *p, char *buf, size_t size,
-		     struct verdict *v)
+		     struct mmt_verdict *v)
 {
 	uint64_t dst = (uintptr_t)buf;
 	size_t done;
@@ -875,7 +820,7 @@ static bool pin_read(const struct pin *p, char *buf, size_t size,
 
 	if (!p->iouring) {
 		if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &dst)) {
-			fail(v, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+			mmt_fail(v, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
 			return false;
 		}
 		return true;
@@ -886,8 +831,8 @@ static bool pin_read(const struct pin *p, char *buf, size_t size,
 			return false;
 	}
 	if (pread(ring.file, buf, size, 0) != (ssize_t)size) {
-		fail(v, "reading back the io_uring write: %s",
-		     strerror(errno));
+		mmt_fail(v, "reading back the io_uring write: %s",
+			 strerror(errno));
 		return false;
 	}
 	return true;
@@ -895,16 +840,16 @@ static bool pin_read(const struct pin *p, char *buf, size_t size,
 
 /* Does the pin see what [mem, mem + size) holds now? */
 static void expect_pin_sees(const struct pin *p, const char *mem,
-			    size_t size, struct verdict *v)
+			    size_t size, struct mmt_verdict *v)
 {
 	char *buf = malloc(size);
 
 	if (!buf) {
-		fail(v, "out of memory");
+		mmt_fail(v, "out of memory");
 		return;
 	}
 	if (pin_read(p, buf, size, v) && memcmp(buf, mem, size))
-		fail(v, "the pin does not see what the parent maps");
+		mmt_fail(v, "the pin does not see what the parent maps");
 	free(buf);
 }
 
@@ -933,24 +878,24 @@ static bool ksm_write(const char *knob, unsigned long val)
 }
 
 /* Start ksmd scanning as fast as it can. */
-static bool ksm_start(struct verdict *v)
+static bool ksm_start(struct mmt_verdict *v)
 {
 	if (access(KSM_DIR "run", F_OK)) {
-		skip(v, "no KSM");
+		mmt_skip(v, "no KSM");
 		return false;
 	}
 	if (!ksm_old.saved) {
 		if (!ksm_read("run", &ksm_old.run) ||
 		    !ksm_read("pages_to_scan", &ksm_old.pages_to_scan) ||
 		    !ksm_read("sleep_millisecs", &ksm_old.sleep_millisecs)) {
-			fail(v, "cannot read the KSM settings");
+			mmt_fail(v, "cannot read the KSM settings");
 			return false;
 		}
 		ksm_old.saved = true;
 	}
 	if (!ksm_write("pages_to_scan", 10000) ||
 	    !ksm_write("sleep_millisecs", 0) || !ksm_write("run", 1)) {
-		fail(v, "cannot start ksmd: %s", strerror(errno));
+		mmt_fail(v, "cannot start ksmd: %s", strerror(errno));
 		return false;
 	}
 	return true;
@@ -1010,10 +955,10 @@ static int ksm_wait(unsigned long start, unsigned long scans, char **pages)
 }
 
 /* MADV_MERGEABLE on @n pages at @p; false (and why) if refused. */
-static bool ksm_mergeable(char *p, int n, struct verdict *v)
+static bool ksm_mergeable(char *p, int n, struct mmt_verdict *v)
 {
 	if (madvise(p, n * pagesize, MADV_MERGEABLE)) {
-		fail(v, "MADV_MERGEABLE: %s", strerror(errno));
+		mmt_fail(v, "MADV_MERGEABLE: %s", strerror(errno));
 		return false;
 	}
 	return true;
@@ -1025,31 +970,31 @@ static bool ksm_mergeable(char *p, int n, struct verdict *v)
  * page only takes its checksum and the second merges it: four full scans
  * are plenty.
  */
-static bool ksm_wait_merged(char **pages, struct verdict *v)
+static bool ksm_wait_merged(char **pages, struct mmt_verdict *v)
 {
 	unsigned long start;
 	int ret;
 
 	if (!ksm_read("full_scans", &start)) {
-		fail(v, "cannot read " KSM_DIR "full_scans");
+		mmt_fail(v, "cannot read " KSM_DIR "full_scans");
 		return false;
 	}
 	ret = ksm_wait(start, 4, pages);
 	if (ret < 0)
-		fail(v, "no KSM scan progress in %d s", KSM_DEADLINE);
+		mmt_fail(v, "no KSM scan progress in %d s", KSM_DEADLINE);
 	else if (!ret)
-		fail(v, "two identical pages not merged after 4 full scans");
+		mmt_fail(v, "two identical pages not merged after 4 full scans");
 	return ret > 0;
 }
 
 /* @n written pages of content @val, besides the kind's; NULL on error. */
-static char *ksm_pages(int n, char val, struct verdict *v)
+static char *ksm_pages(int n, char val, struct mmt_verdict *v)
 {
 	char *p = mmap(NULL, n * pagesize, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return NULL;
 	}
 	memset(p, val, n * pagesize);
@@ -1097,7 +1042,7 @@ static long move_pages(int count, void **pages, const int *nodes,
 struct test_case {
 	char name[48];
 	void (*run)(const struct test_case *c, struct region *r,
-		    struct verdict *v);
+		    struct mmt_verdict *v);
 	int arg;
 	const struct pin *pin;
 	unsigned int only;	/* K_* the kind must have, if not 0 */
@@ -1110,7 +1055,7 @@ struct test_case {
  * out, has just read back in) is exclusive.
  */
 static void exclusive_fresh(const struct test_case *c, struct region *r,
-			    struct verdict *v)
+			    struct mmt_verdict *v)
 {
 	read_pages(r->mem, r->size);
 	expect_exclusive(r->mem, r->size, true, "fresh", v);
@@ -1122,7 +1067,7 @@ static void exclusive_fresh(const struct test_case *c, struct region *r,
  * swapped page is forked as a swap entry and read back in afterwards.
  */
 static void exclusive_fork(const struct test_case *c, struct region *r,
-			   struct verdict *v)
+			   struct mmt_verdict *v)
 {
 	struct child child;
 
@@ -1146,7 +1091,7 @@ static void exclusive_fork(const struct test_case *c, struct region *r,
  * are exclusive.
  */
 static void exclusive_cow(const struct test_case *c, struct region *r,
-			  struct verdict *v)
+			  struct mmt_verdict *v)
 {
 	struct child child;
 
@@ -1154,8 +1099,8 @@ static void exclusive_cow(const struct test_case *c, struct region *r,
 			 STEP_EXPECT_OLD, -1, v))
 		return;
 	memset(r->mem, NEW, r->size);
-	if (!all_bytes(r->mem, r->size, NEW))
-		fail(v, "the parent lost its own write");
+	if (!mmt_all_bytes(r->mem, r->size, NEW))
+		mmt_fail(v, "the parent lost its own write");
 	expect_exclusive(r->mem, r->size, true, "after the parent's write",
 			 v);
 	child_finish(&child, v);
@@ -1169,7 +1114,7 @@ static void exclusive_cow(const struct test_case *c, struct region *r,
  * its own writes.
  */
 static void cow(const struct test_case *c, struct region *r,
-		struct verdict *v)
+		struct mmt_verdict *v)
 {
 	bool mprot = c->arg & COW_MPROTECT;
 	struct child child;
@@ -1180,8 +1125,8 @@ static void cow(const struct test_case *c, struct region *r,
 				 STEP_NONE, -1, v))
 			return;
 		if (child.first == CHILD_OK &&
-		    !all_bytes(r->mem, r->size, OLD))
-			fail(v, "the parent sees the child's write");
+		    !mmt_all_bytes(r->mem, r->size, OLD))
+			mmt_fail(v, "the parent sees the child's write");
 		child_finish(&child, v);
 		return;
 	}
@@ -1190,11 +1135,11 @@ static void cow(const struct test_case *c, struct region *r,
 		return;
 	if (mprot && (mprotect(r->mem, r->size, PROT_READ) ||
 		      mprotect(r->mem, r->size, PROT_READ | PROT_WRITE))) {
-		fail(v, "mprotect: %s", strerror(errno));
+		mmt_fail(v, "mprotect: %s", strerror(errno));
 	} else {
 		memset(r->mem, NEW, r->size);
-		if (!all_bytes(r->mem, r->size, NEW))
-			fail(v, "the parent lost its own write");
+		if (!mmt_all_bytes(r->mem, r->size, NEW))
+			mmt_fail(v, "the parent lost its own write");
 	}
 	child_finish(&child, v);
 }
@@ -1218,18 +1163,18 @@ static const char *const pin_scenarios[] = {
  * map the page frames @pfns it had when it pinned them.
  */
 static void write_and_expect_pinned(const struct pin *p, struct region *r,
-				    const uint64_t *pfns, struct verdict *v)
+				    const uint64_t *pfns, struct mmt_verdict *v)
 {
 	size_t moved;
 
 	memset(r->mem, NEW, r->size);
-	if (!all_bytes(r->mem, r->size, NEW))
-		fail(v, "the parent lost its own write");
+	if (!mmt_all_bytes(r->mem, r->size, NEW))
+		mmt_fail(v, "the parent lost its own write");
 	expect_pin_sees(p, r->mem, r->size, v);
 	moved = pfns_changed(pfns, r->mem, r->size, v);
 	if (moved)
-		fail(v, "%zu of %zu pages the parent maps are not the pinned ones",
-		     moved, r->size / pagesize);
+		mmt_fail(v, "%zu of %zu pages the parent maps are not the pinned ones",
+			 moved, r->size / pagesize);
 }
 
 /*
@@ -1239,7 +1184,7 @@ static void write_and_expect_pinned(const struct pin *p, struct region *r,
  * the parent keeps mapping the pinned pages; the child keeps the old data.
  */
 static void ro_pin_after_fork(const struct test_case *c, struct region *r,
-			      struct verdict *v)
+			      struct mmt_verdict *v)
 {
 	struct child child;
 	uint64_t *pfns;
@@ -1264,7 +1209,7 @@ static void ro_pin_after_fork(const struct test_case *c, struct region *r,
  * the pages it pinned, and a child must not see the write.
  */
 static void pinned_write(const struct test_case *c, struct region *r,
-			 struct verdict *v)
+			 struct mmt_verdict *v)
 {
 	struct child child;
 	bool forked = false;
@@ -1283,18 +1228,18 @@ static void pinned_write(const struct test_case *c, struct region *r,
 	case PIN_PAGEOUT:
 		/* A pinned page must stay; whether it does is the test. */
 		if (madvise(r->mem, r->size, MADV_PAGEOUT))
-			fail(v, "MADV_PAGEOUT: %s", strerror(errno));
+			mmt_fail(v, "MADV_PAGEOUT: %s", strerror(errno));
 		break;
 	case PIN_MPROTECT:
 		if (mprotect(r->mem, r->size, PROT_READ) ||
 		    mprotect(r->mem, r->size, PROT_READ | PROT_WRITE))
-			fail(v, "mprotect: %s", strerror(errno));
+			mmt_fail(v, "mprotect: %s", strerror(errno));
 		break;
 	case PIN_SOFTDIRTY:
 		clear_soft_dirty(v);
 		break;
 	}
-	if (ok(v))
+	if (mmt_ok(v))
 		write_and_expect_pinned(c->pin, r, pfns, v);
 	if (forked)
 		child_finish(&child, v);
@@ -1306,14 +1251,14 @@ out:
 #define VMSPLICE_PARENT	1	/* before fork, in the parent */
 
 /* A pipe that takes @size bytes of vmspliced pages without blocking. */
-static bool splice_pipe(int fds[2], size_t size, struct verdict *v)
+static bool splice_pipe(int fds[2], size_t size, struct mmt_verdict *v)
 {
 	if (pipe(fds)) {
-		fail(v, "pipe: %s", strerror(errno));
+		mmt_fail(v, "pipe: %s", strerror(errno));
 		return false;
 	}
 	if (fcntl(fds[1], F_SETPIPE_SZ, size < 65536 ? 65536 : size) < 0) {
-		fail(v, "F_SETPIPE_SZ: %s", strerror(errno));
+		mmt_fail(v, "F_SETPIPE_SZ: %s", strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		return false;
@@ -1322,14 +1267,14 @@ static bool splice_pipe(int fds[2], size_t size, struct verdict *v)
 }
 
 /* The pipe must hold the data from before fork. */
-static void expect_pipe_old(int fd, size_t size, struct verdict *v)
+static void expect_pipe_old(int fd, size_t size, struct mmt_verdict *v)
 {
 	char *buf = malloc(size);
 	size_t done = 0;
 	ssize_t n;
 
 	if (!buf) {
-		fail(v, "out of memory");
+		mmt_fail(v, "out of memory");
 		return;
 	}
 	while (done < size) {
@@ -1339,9 +1284,9 @@ static void expect_pipe_old(int fd, size_t size, struct verdict *v)
 		done += n;
 	}
 	if (done < size)
-		fail(v, "the pipe gave %zu of %zu bytes", done, size);
-	else if (!all_bytes(buf, size, OLD))
-		fail(v, "the pipe gives the write that came after vmsplice");
+		mmt_fail(v, "the pipe gave %zu of %zu bytes", done, size);
+	else if (!mmt_all_bytes(buf, size, OLD))
+		mmt_fail(v, "the pipe gives the write that came after vmsplice");
 	free(buf);
 }
 
@@ -1352,7 +1297,7 @@ static void expect_pipe_old(int fd, size_t size, struct verdict *v)
  * pipe must give the data from before fork (CVE-2020-29374).
  */
 static void vmsplice_case(const struct test_case *c, struct region *r,
-			  struct verdict *v)
+			  struct mmt_verdict *v)
 {
 	struct child child;
 	int fds[2];
@@ -1361,29 +1306,29 @@ static void vmsplice_case(const struct test_case *c, struct region *r,
 		return;
 	if (c->arg == VMSPLICE_PARENT) {
 		if (!splice_all(fds[1], r->mem, r->size)) {
-			fail(v, "vmsplice: %s", strerror(errno));
+			mmt_fail(v, "vmsplice: %s", strerror(errno));
 			goto out;
 		}
 		if (!child_start(&child, r->mem, r->size, STEP_NONE,
 				 STEP_WRITE, -1, v))
 			goto out;
 		if (munmap(r->mem, r->size))
-			fail(v, "munmap: %s", strerror(errno));
+			mmt_fail(v, "munmap: %s", strerror(errno));
 		child_finish(&child, v);
 	} else {
 		if (!child_start(&child, r->mem, r->size, STEP_VMSPLICE,
 				 STEP_NONE, fds[1], v))
 			goto out;
 		if (child.first != CHILD_OK) {
-			fail(v, "vmsplice or munmap failed in the child");
+			mmt_fail(v, "vmsplice or munmap failed in the child");
 		} else {
 			memset(r->mem, NEW, r->size);
-			if (!all_bytes(r->mem, r->size, NEW))
-				fail(v, "the parent lost its own write");
+			if (!mmt_all_bytes(r->mem, r->size, NEW))
+				mmt_fail(v, "the parent lost its own write");
 		}
 		child_finish(&child, v);
 	}
-	if (ok(v))
+	if (mmt_ok(v))
 		expect_pipe_old(fds[0], r->size, v);
 out:
 	close(fds[0]);
@@ -1406,7 +1351,7 @@ out:
  * offer each of them the pinned page, which KSM refuses.)
  */
 static void ksm_pinned(const struct test_case *c, struct region *r,
-		       struct verdict *v)
+		       struct mmt_verdict *v)
 {
 	char *twin, *pair = NULL, *pages[2];
 	uint64_t pfn, now_pfn, flags;
@@ -1427,13 +1372,13 @@ static void ksm_pinned(const struct test_case *c, struct region *r,
 		/* The pinned page had as many chances; give it two more. */
 		if (!ksm_read("full_scans", &start) ||
 		    ksm_wait(start, 2, NULL) < 0)
-			fail(v, "no KSM scan progress in %d s", KSM_DEADLINE);
+			mmt_fail(v, "no KSM scan progress in %d s", KSM_DEADLINE);
 		if (!page_flags_at(r->mem, &now_pfn, &flags))
-			fail(v, "the pinned page is not present");
+			mmt_fail(v, "the pinned page is not present");
 		else if (flags & KPF(KPF_KSM))
-			fail(v, "the pinned page was merged");
+			mmt_fail(v, "the pinned page was merged");
 		else if (now_pfn != pfn)
-			fail(v, "the page mapped is not the pinned one");
+			mmt_fail(v, "the page mapped is not the pinned one");
 		expect_pin_sees(&ro_pin, r->mem, r->size, v);
 	}
 	pin_stop(&ro_pin);
@@ -1450,7 +1395,7 @@ out:
  * fresh and exclusive, merge into a KSM page, which is not exclusive.
  */
 static void ksm_not_exclusive(const struct test_case *c, struct region *r,
-			      struct verdict *v)
+			      struct mmt_verdict *v)
 {
 	char *twin, *pages[2];
 
@@ -1473,7 +1418,7 @@ static void ksm_not_exclusive(const struct test_case *c, struct region *r,
  * each have a page of their own again, with the data.
  */
 static void ksm_unmerge(const struct test_case *c, struct region *r,
-			struct verdict *v)
+			struct mmt_verdict *v)
 {
 	uint64_t pfn[2], flags[2];
 	char *twin, *pages[2];
@@ -1489,22 +1434,22 @@ static void ksm_unmerge(const struct test_case *c, struct region *r,
 		goto out;
 	for (i = 0; i < 2; i++) {
 		if (madvise(pages[i], pagesize, MADV_UNMERGEABLE)) {
-			fail(v, "MADV_UNMERGEABLE: %s", strerror(errno));
+			mmt_fail(v, "MADV_UNMERGEABLE: %s", strerror(errno));
 			goto out;
 		}
 	}
 	for (i = 0; i < 2; i++) {
 		if (!page_flags_at(pages[i], &pfn[i], &flags[i])) {
-			fail(v, "page %d is not present", i);
+			mmt_fail(v, "page %d is not present", i);
 			goto out;
 		}
 		if (flags[i] & KPF(KPF_KSM))
-			fail(v, "page %d is still a KSM page", i);
-		if (!all_bytes(pages[i], pagesize, OLD))
-			fail(v, "page %d lost its data", i);
+			mmt_fail(v, "page %d is still a KSM page", i);
+		if (!mmt_all_bytes(pages[i], pagesize, OLD))
+			mmt_fail(v, "page %d lost its data", i);
 	}
 	if (pfn[0] == pfn[1])
-		fail(v, "both pages still map the same page frame");
+		mmt_fail(v, "both pages still map the same page frame");
 out:
 	ksm_stop();
 	munmap(twin, pagesize);
@@ -1517,7 +1462,7 @@ out:
  * hugetlb), so moving the page at its start moves all of it.
  */
 static void migrate(const struct test_case *c, struct region *r,
-		    struct verdict *v)
+		    struct mmt_verdict *v)
 {
 	int nodes[MAX_NODES], n, i, node, status;
 	void *addr = r->mem;
@@ -1527,7 +1472,7 @@ static void migrate(const struct test_case *c, struct region *r,
 
 	n = memory_nodes(nodes, MAX_NODES);
 	if (n < 2) {
-		skip(v, "only one NUMA node has memory");
+		mmt_skip(v, "only one NUMA node has memory");
 		return;
 	}
 	read_pages(r->mem, r->size);
@@ -1535,13 +1480,13 @@ static void migrate(const struct test_case *c, struct region *r,
 	if (!before)
 		return;
 	if (mprotect(r->mem, r->size, PROT_READ)) {
-		fail(v, "mprotect: %s", strerror(errno));
+		mmt_fail(v, "mprotect: %s", strerror(errno));
 		goto out;
 	}
 	ret = move_pages(1, &addr, NULL, &status, 0);
 	if (ret || status < 0) {
-		fail(v, "move_pages (query): %s",
-		     strerror(ret ? errno : -status));
+		mmt_fail(v, "move_pages (query): %s",
+			 strerror(ret ? errno : -status));
 		goto out;
 	}
 	for (i = 0, node = -1; i < n && node < 0; i++)
@@ -1549,13 +1494,13 @@ static void migrate(const struct test_case *c, struct region *r,
 			node = nodes[i];
 	ret = move_pages(1, &addr, &node, &status, MPOL_MF_MOVE);
 	if (ret) {
-		fail(v, "move_pages: %s", ret < 0 ? strerror(errno) :
-		     "a page was not migrated");
+		mmt_fail(v, "move_pages: %s", ret < 0 ? strerror(errno) :
+			 "a page was not migrated");
 		goto out;
 	}
 	if (status != node) {
-		fail(v, "move_pages: page status %d (%s), wanted node %d",
-		     status, status < 0 ? strerror(-status) : "node", node);
+		mmt_fail(v, "move_pages: page status %d (%s), wanted node %d",
+			 status, status < 0 ? strerror(-status) : "node", node);
 		goto out;
 	}
 	after = pfns_of(r->mem, r->size, "after migration", v);
@@ -1563,19 +1508,19 @@ static void migrate(const struct test_case *c, struct region *r,
 		goto out;
 	kept = npages - pfns_changed(before, r->mem, r->size, v);
 	if (kept)
-		fail(v, "%zu of %zu pages kept their page frame", kept,
-		     npages);
-	if (!all_bytes(r->mem, r->size, OLD))
-		fail(v, "the data changed in migration");
+		mmt_fail(v, "%zu of %zu pages kept their page frame", kept,
+			 npages);
+	if (!mmt_all_bytes(r->mem, r->size, OLD))
+		mmt_fail(v, "the data changed in migration");
 	expect_exclusive(r->mem, r->size, true, "after migration", v);
 	if (mprotect(r->mem, r->size, PROT_READ | PROT_WRITE)) {
-		fail(v, "mprotect: %s", strerror(errno));
+		mmt_fail(v, "mprotect: %s", strerror(errno));
 	} else {
 		memset(r->mem, NEW, r->size);
 		copied = pfns_changed(after, r->mem, r->size, v);
 		if (copied)
-			fail(v, "the write copied %zu of %zu pages instead of reusing them",
-			     copied, npages);
+			mmt_fail(v, "the write copied %zu of %zu pages instead of reusing them",
+				 copied, npages);
 	}
 	free(after);
 out:
@@ -1588,7 +1533,7 @@ static size_t nr_cases;
 static struct test_case *add_case(const char *name,
 				  void (*run)(const struct test_case *,
 					      struct region *,
-					      struct verdict *),
+					      struct mmt_verdict *),
 				  int arg, bool pfns)
 {
 	struct test_case *c = &cases[nr_cases++];
@@ -1649,7 +1594,7 @@ static bool applies(const struct kind *k, const struct test_case *c)
 
 static void run_case(const struct kind *k, const struct test_case *c)
 {
-	struct verdict v = { .res = MMT_PASS };
+	struct mmt_verdict v = { .res = MMT_PASS };
 	struct region r;
 	char name[96];
 
@@ -1657,10 +1602,10 @@ static void run_case(const struct kind *k, const struct test_case *c)
 	r.flags = k->flags;
 	snprintf(name, sizeof(name), "%s.%s", k->name, c->name);
 	if (!pfns_visible && (c->pfns || (k->flags & K_PFNS)))
-		skip(&v, "PFNs and page flags need CAP_SYS_ADMIN");
+		mmt_skip(&v, "PFNs and page flags need CAP_SYS_ADMIN");
 	else
 		k->setup(&r, &v);
-	if (ok(&v))
+	if (mmt_ok(&v))
 		c->run(c, &r, &v);
 	region_unmap(&r);
 	mmt_report(name, v.res, NULL, "%s", v.why);

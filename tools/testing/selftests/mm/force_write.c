@@ -95,11 +95,6 @@ static void store_fault(int sig)
 	siglongjmp(store_env, sig);
 }
 
-static bool all_bytes(const char *p, size_t size, char val)
-{
-	return p[0] == val && !memcmp(p, p + 1, size - 1);
-}
-
 /*
  * Store one byte to @p: 0 if the store went through, otherwise the signal
  * it raised.
@@ -151,11 +146,11 @@ static enum outcome force_write(char *p, size_t len, char old, bool *refused)
 		if (err != EFAULT && err != EIO)
 			return E_ERRNO;
 		*refused = true;
-		if (!all_bytes(p, len, old))
+		if (!mmt_all_bytes(p, len, old))
 			return E_CHANGED;
 	} else if ((size_t)done != len) {
 		return E_SHORT;
-	} else if (!all_bytes(p, len, NEW)) {
+	} else if (!mmt_all_bytes(p, len, NEW)) {
 		return E_LOST;
 	}
 	sig = store_signal(p);
@@ -348,8 +343,8 @@ static bool rest_unchanged(const struct region *r, bool refused)
 	size_t len = write_len();
 
 	if (refused)
-		return all_bytes(r->mem, r->size, r->old);
-	return r->size <= len || all_bytes(r->mem + len, r->size - len, r->old);
+		return mmt_all_bytes(r->mem, r->size, r->old);
+	return r->size <= len || mmt_all_bytes(r->mem + len, r->size - len, r->old);
 }
 
 static enum outcome one_process(const char *name, struct region *r)
@@ -394,7 +389,7 @@ static enum outcome fork_child_writes(const char *name, struct region *r)
 	o = child_outcome(pid, &refused);
 	report_write(name, o, refused);
 	/* Nothing of the child's write, and the parent still cannot store. */
-	mine = all_bytes(r->mem, r->size, r->old) ? OK : E_LEAKED;
+	mine = mmt_all_bytes(r->mem, r->size, r->old) ? OK : E_LEAKED;
 	if (mine == OK && store_signal(r->mem) != SIGSEGV)
 		mine = E_STORED_OTHER;
 	return o != OK ? o : mine;
@@ -420,7 +415,7 @@ static enum outcome fork_parent_writes(const char *name, struct region *r)
 		close(go[1]);
 		if (read(go[0], &b, 1) != 1)
 			_exit(E_CHILD);
-		if (!all_bytes(r->mem, r->size, r->old))
+		if (!mmt_all_bytes(r->mem, r->size, r->old))
 			_exit(E_LEAKED);
 		_exit(store_signal(r->mem) == SIGSEGV ? OK : E_STORED_OTHER);
 	}

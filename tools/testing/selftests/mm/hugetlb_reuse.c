@@ -53,59 +53,6 @@
 #define CHILD	0x3c	/* what the child writes */
 
 /* ---------------------------------------------------------------------- */
-/* Verdicts */
-
-struct verdict {
-	enum mmt_result res;
-	char why[512];
-};
-
-static void note(struct verdict *v, const char *fmt, va_list ap)
-{
-	size_t len = strlen(v->why);
-
-	if (len && len + 2 < sizeof(v->why)) {
-		strcpy(v->why + len, "; ");
-		len += 2;
-	}
-	vsnprintf(v->why + len, sizeof(v->why) - len, fmt, ap);
-}
-
-static void fail(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res == MMT_SKIP)
-		v->why[0] = '\0';
-	v->res = MMT_FAIL;
-	va_start(ap, fmt);
-	note(v, fmt, ap);
-	va_end(ap);
-}
-
-static void skip(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res != MMT_PASS)
-		return;
-	v->res = MMT_SKIP;
-	va_start(ap, fmt);
-	note(v, fmt, ap);
-	va_end(ap);
-}
-
-static bool ok(const struct verdict *v)
-{
-	return v->res == MMT_PASS;
-}
-
-static bool all_bytes(const char *p, size_t size, char val)
-{
-	return p[0] == val && !memcmp(p, p + 1, size - 1);
-}
-
-/* ---------------------------------------------------------------------- */
 /* The huge page pool */
 
 struct pool {
@@ -135,7 +82,7 @@ static bool pool_write(const char *file, unsigned long val)
  * that anyone may take, with no overcommit; the old sizes go to @saved.
  */
 static bool pool_limit(unsigned long spare, struct pool *saved,
-		       struct verdict *v)
+		       struct mmt_verdict *v)
 {
 	unsigned long nr, free, resv;
 
@@ -143,21 +90,21 @@ static bool pool_limit(unsigned long spare, struct pool *saved,
 	    !pool_read("nr_overcommit_hugepages", &saved->overcommit) ||
 	    !pool_read("free_hugepages", &free) ||
 	    !pool_read("resv_hugepages", &resv)) {
-		skip(v, "cannot read the 2 MiB huge page pool");
+		mmt_skip(v, "cannot read the 2 MiB huge page pool");
 		return false;
 	}
 	saved->saved = true;
 	nr = saved->nr - free + resv + spare;
 	if (!pool_write("nr_overcommit_hugepages", 0) ||
 	    !pool_write("nr_hugepages", nr)) {
-		skip(v, "cannot resize the huge page pool: %s",
-		     strerror(errno));
+		mmt_skip(v, "cannot resize the huge page pool: %s",
+			 strerror(errno));
 		return false;
 	}
 	if (!pool_read("free_hugepages", &free) ||
 	    !pool_read("resv_hugepages", &resv) || free - resv != spare) {
-		skip(v, "the pool has %lu unreserved free pages, not %lu",
-		     free - resv, spare);
+		mmt_skip(v, "the pool has %lu unreserved free pages, not %lu",
+			 free - resv, spare);
 		return false;
 	}
 	return true;
@@ -216,7 +163,7 @@ static void __attribute__((noreturn)) child_main(char *mem, int splice_fd,
 			break;
 		case STEP_WRITE:
 			memset(mem, CHILD, HUGETLB_SIZE);
-			_exit(all_bytes(mem, HUGETLB_SIZE, CHILD) ? CHILD_OK :
+			_exit(mmt_all_bytes(mem, HUGETLB_SIZE, CHILD) ? CHILD_OK :
 								    CHILD_DATA);
 		default:
 			_exit(CHILD_ERROR);
@@ -226,16 +173,16 @@ static void __attribute__((noreturn)) child_main(char *mem, int splice_fd,
 }
 
 static bool child_start(struct child *c, char *mem, int splice_fd,
-			struct verdict *v)
+			struct mmt_verdict *v)
 {
 	int cmd[2], ack[2];
 
 	if (pipe(cmd)) {
-		fail(v, "pipe: %s", strerror(errno));
+		mmt_fail(v, "pipe: %s", strerror(errno));
 		return false;
 	}
 	if (pipe(ack)) {
-		fail(v, "pipe: %s", strerror(errno));
+		mmt_fail(v, "pipe: %s", strerror(errno));
 		close(cmd[0]);
 		close(cmd[1]);
 		return false;
@@ -249,7 +196,7 @@ static bool child_start(struct child *c, char *mem, int splice_fd,
 	close(cmd[0]);
 	close(ack[1]);
 	if (c->pid < 0) {
-		fail(v, "fork: %s", strerror(errno));
+		mmt_fail(v, "fork: %s", strerror(errno));
 		close(cmd[1]);
 		close(ack[0]);
 		return false;
@@ -259,13 +206,13 @@ static bool child_start(struct child *c, char *mem, int splice_fd,
 	return true;
 }
 
-static bool child_step(struct child *c, char step, struct verdict *v)
+static bool child_step(struct child *c, char step, struct mmt_verdict *v)
 {
 	char res;
 
 	if (write(c->cmd, &step, 1) != 1 || read(c->ack, &res, 1) != 1 ||
 	    res != CHILD_OK) {
-		fail(v, "step '%c' failed in the child", step);
+		mmt_fail(v, "step '%c' failed in the child", step);
 		return false;
 	}
 	return true;
@@ -275,30 +222,30 @@ static bool child_step(struct child *c, char step, struct verdict *v)
  * Let the child write and reap it.  Returns the signal that killed it,
  * 0 if it exited; a failed exit fails @v.
  */
-static int child_write(struct child *c, struct verdict *v)
+static int child_write(struct child *c, struct mmt_verdict *v)
 {
 	char step = STEP_WRITE;
 	int status;
 
 	if (write(c->cmd, &step, 1) != 1)
-		fail(v, "lost the child");
+		mmt_fail(v, "lost the child");
 	close(c->cmd);
 	close(c->ack);
 	if (waitpid(c->pid, &status, 0) != c->pid) {
-		fail(v, "waitpid: %s", strerror(errno));
+		mmt_fail(v, "waitpid: %s", strerror(errno));
 		return 0;
 	}
 	if (WIFSIGNALED(status))
 		return WTERMSIG(status);
 	if (WEXITSTATUS(status) == CHILD_DATA)
-		fail(v, "the child did not read back its own write");
+		mmt_fail(v, "the child did not read back its own write");
 	else if (WEXITSTATUS(status))
-		fail(v, "a system call failed in the child");
+		mmt_fail(v, "a system call failed in the child");
 	return 0;
 }
 
 /* What the pipe gives: OLD, CHILD, or (-1) anything else. */
-static int pipe_content(int fd, struct verdict *v)
+static int pipe_content(int fd, struct mmt_verdict *v)
 {
 	char *buf = malloc(pagesize);
 	size_t done = 0;
@@ -306,7 +253,7 @@ static int pipe_content(int fd, struct verdict *v)
 	int what = -1;
 
 	if (!buf) {
-		fail(v, "out of memory");
+		mmt_fail(v, "out of memory");
 		return -1;
 	}
 	while (done < pagesize) {
@@ -316,13 +263,13 @@ static int pipe_content(int fd, struct verdict *v)
 		done += n;
 	}
 	if (done < pagesize)
-		fail(v, "the pipe gave %zu of %zu bytes", done, pagesize);
-	else if (all_bytes(buf, pagesize, OLD))
+		mmt_fail(v, "the pipe gave %zu of %zu bytes", done, pagesize);
+	else if (mmt_all_bytes(buf, pagesize, OLD))
 		what = OLD;
-	else if (all_bytes(buf, pagesize, CHILD))
+	else if (mmt_all_bytes(buf, pagesize, CHILD))
 		what = CHILD;
 	else
-		fail(v, "the pipe gives data that is neither the old data nor the child's");
+		mmt_fail(v, "the pipe gives data that is neither the old data nor the child's");
 	free(buf);
 	return what;
 }
@@ -361,26 +308,26 @@ static const char *content_name(int what)
 
 /* Judge how the child's write went and what the pipe gives then. */
 static void judge(const struct test_case *c, int sig, int fd,
-		  struct verdict *v)
+		  struct mmt_verdict *v)
 {
 	int what;
 
 	if (sig) {
-		fail(v, "the child's write killed it with signal %d (%s)%s",
-		     sig, strsignal(sig),
-		     sig == SIGBUS ? ": the page was neither reused nor copied" :
+		mmt_fail(v, "the child's write killed it with signal %d (%s)%s",
+			 sig, strsignal(sig),
+			 sig == SIGBUS ? ": the page was neither reused nor copied" :
 				     "");
 		return;
 	}
 	if (c->splice == SPLICE_NONE)
 		return;
 	what = pipe_content(fd, v);
-	if (ok(v) && what != c->expect)
-		fail(v, "the pipe gives %s, not %s", content_name(what),
-		     content_name(c->expect));
+	if (mmt_ok(v) && what != c->expect)
+		mmt_fail(v, "the pipe gives %s, not %s", content_name(what),
+			 content_name(c->expect));
 }
 
-static void run_case(const struct test_case *c, struct verdict *v)
+static void run_case(const struct test_case *c, struct mmt_verdict *v)
 {
 	struct pool saved = { .saved = false };
 	struct child child;
@@ -388,19 +335,19 @@ static void run_case(const struct test_case *c, struct verdict *v)
 	char *mem;
 
 	if (pipe(fds)) {
-		fail(v, "pipe: %s", strerror(errno));
+		mmt_fail(v, "pipe: %s", strerror(errno));
 		return;
 	}
 	mem = mmap(NULL, HUGETLB_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
 		   -1, 0);
 	if (mem == MAP_FAILED) {
-		skip(v, "no free 2 MiB hugetlb page: %s", strerror(errno));
+		mmt_skip(v, "no free 2 MiB hugetlb page: %s", strerror(errno));
 		goto out;
 	}
 	memset(mem, OLD, HUGETLB_SIZE);
 	if (c->splice == SPLICE_PARENT && !splice_page(fds[1], mem)) {
-		fail(v, "vmsplice: %s", strerror(errno));
+		mmt_fail(v, "vmsplice: %s", strerror(errno));
 		munmap(mem, HUGETLB_SIZE);
 		goto out;
 	}
@@ -410,10 +357,10 @@ static void run_case(const struct test_case *c, struct verdict *v)
 	}
 	/* The child alone maps the page now; the parent owns the reserve. */
 	if (munmap(mem, HUGETLB_SIZE))
-		fail(v, "munmap: %s", strerror(errno));
-	if (ok(v) && c->splice == SPLICE_CHILD)
+		mmt_fail(v, "munmap: %s", strerror(errno));
+	if (mmt_ok(v) && c->splice == SPLICE_CHILD)
 		child_step(&child, STEP_SPLICE, v);
-	if (!ok(v) || !pool_limit(c->spare, &saved, v)) {
+	if (!mmt_ok(v) || !pool_limit(c->spare, &saved, v)) {
 		/* The child goes without writing: EOF on its steps. */
 		close(child.cmd);
 		close(child.ack);
@@ -436,7 +383,7 @@ int main(void)
 	ksft_print_header();
 	mmt_plan(ARRAY_SIZE(cases));
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct verdict v = { .res = MMT_PASS };
+		struct mmt_verdict v = { .res = MMT_PASS };
 
 		run_case(&cases[i], &v);
 		mmt_report(cases[i].name, v.res, NULL, "%s", v.why);

@@ -61,54 +61,6 @@
 static int dmirror_fd = -1;
 
 /* ---------------------------------------------------------------------- */
-/* Verdicts */
-
-struct verdict {
-	enum mmt_result res;
-	char why[512];
-};
-
-static void note(struct verdict *v, const char *fmt, va_list ap)
-{
-	size_t len = strlen(v->why);
-
-	if (len && len + 2 < sizeof(v->why)) {
-		strcpy(v->why + len, "; ");
-		len += 2;
-	}
-	vsnprintf(v->why + len, sizeof(v->why) - len, fmt, ap);
-}
-
-static void fail(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res == MMT_SKIP)
-		v->why[0] = '\0';
-	v->res = MMT_FAIL;
-	va_start(ap, fmt);
-	note(v, fmt, ap);
-	va_end(ap);
-}
-
-static void skip(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res != MMT_PASS)
-		return;
-	v->res = MMT_SKIP;
-	va_start(ap, fmt);
-	note(v, fmt, ap);
-	va_end(ap);
-}
-
-static bool ok(const struct verdict *v)
-{
-	return v->res == MMT_PASS;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Pages */
 
 static char *page_at(char *mem, size_t i)
@@ -129,14 +81,14 @@ struct residence {
 };
 
 static bool residence_of(char *mem, size_t n, struct residence *r,
-			 struct verdict *v)
+			 struct mmt_verdict *v)
 {
 	uint64_t ents[NR_PAGES];
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	if (!pagemap_read(mem, n, ents)) {
-		fail(v, "cannot read the pagemap");
+		mmt_fail(v, "cannot read the pagemap");
 		return false;
 	}
 	for (i = 0; i < n; i++) {
@@ -168,7 +120,7 @@ static size_t count_flag(char *mem, size_t n, int bit)
  * zeroes (a dropped lazy-free page), OLD (a swap slot from before the
  * write) or anything else.
  */
-static void expect_new(char *mem, const char *when, struct verdict *v)
+static void expect_new(char *mem, const char *when, struct mmt_verdict *v)
 {
 	size_t i, zero = 0, old = 0, other = 0;
 
@@ -185,17 +137,17 @@ static void expect_new(char *mem, const char *when, struct verdict *v)
 			other++;
 	}
 	if (zero + old + other)
-		fail(v, "%s: %zu of %d written pages lost their data: %zu %s, %zu %s, %zu %s",
-		     when, zero + old + other, NR_TEST, zero, "read as zeroes",
-		     old, "as the data from before the write", other,
-		     "as other data");
+		mmt_fail(v, "%s: %zu of %d written pages lost their data: %zu %s, %zu %s, %zu %s",
+			 when, zero + old + other, NR_TEST, zero, "read as zeroes",
+			 old, "as the data from before the write", other,
+			 "as other data");
 }
 
 /* MADV_PAGEOUT of all @n pages from @mem. */
-static bool pageout(char *mem, size_t n, struct verdict *v)
+static bool pageout(char *mem, size_t n, struct mmt_verdict *v)
 {
 	if (madvise(mem, n * pagesize, MADV_PAGEOUT)) {
-		fail(v, "MADV_PAGEOUT: %s", strerror(errno));
+		mmt_fail(v, "MADV_PAGEOUT: %s", strerror(errno));
 		return false;
 	}
 	return true;
@@ -210,7 +162,7 @@ static bool pageout(char *mem, size_t n, struct verdict *v)
  * tells which pages stayed.  Returns how many pages left system memory.
  */
 static size_t migrate_to_device(const char *name, char *mem,
-				struct verdict *v)
+				struct mmt_verdict *v)
 {
 	struct hmm_dmirror_cmd cmd;
 	struct residence r;
@@ -219,7 +171,7 @@ static size_t migrate_to_device(const char *name, char *mem,
 
 	bounce = malloc(NR_TEST * pagesize);
 	if (!bounce) {
-		fail(v, "out of memory");
+		mmt_fail(v, "out of memory");
 		return 0;
 	}
 	memset(&cmd, 0, sizeof(cmd));
@@ -237,7 +189,7 @@ static size_t migrate_to_device(const char *name, char *mem,
 	printf("then %zu pages mapped, %zu on the device\n", r.present,
 	       r.swapped);
 	if (ret && err != ENOENT)
-		fail(v, "HMM_DMIRROR_MIGRATE: %s", strerror(err));
+		mmt_fail(v, "HMM_DMIRROR_MIGRATE: %s", strerror(err));
 	return r.swapped;
 }
 
@@ -248,18 +200,18 @@ static size_t migrate_to_device(const char *name, char *mem,
  * NR_PAGES pages written with OLD and freed lazily, then the first NR_TEST
  * written again with NEW: only their PTEs say that they are dirty.
  */
-static char *setup_lazyfree(struct verdict *v)
+static char *setup_lazyfree(struct mmt_verdict *v)
 {
 	char *mem = mmap(NULL, NR_PAGES * pagesize, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (mem == MAP_FAILED) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return NULL;
 	}
 	memset(mem, OLD, NR_PAGES * pagesize);
 	if (madvise(mem, NR_PAGES * pagesize, MADV_FREE)) {
-		skip(v, "MADV_FREE: %s", strerror(errno));
+		mmt_skip(v, "MADV_FREE: %s", strerror(errno));
 		return mem;
 	}
 	memset(mem, NEW, NR_TEST * pagesize);
@@ -271,7 +223,7 @@ static char *setup_lazyfree(struct verdict *v)
  * a clean lazy-free page), or reclaim did not run and the case shows
  * nothing.
  */
-static void reclaim_lazyfree(char *mem, struct verdict *v)
+static void reclaim_lazyfree(char *mem, struct mmt_verdict *v)
 {
 	struct residence r;
 	int tries;
@@ -284,27 +236,27 @@ static void reclaim_lazyfree(char *mem, struct verdict *v)
 			break;
 	}
 	if (r.present) {
-		skip(v, "MADV_PAGEOUT left %zu of %d unwritten lazy-free pages mapped",
-		     r.present, NR_CONTROL);
+		mmt_skip(v, "MADV_PAGEOUT left %zu of %d unwritten lazy-free pages mapped",
+			 r.present, NR_CONTROL);
 		return;
 	}
 	expect_new(mem, "after reclaim", v);
 }
 
 /* Control: without migration, the written pages survive reclaim. */
-static void lazyfree_reclaim(const char *name, struct verdict *v)
+static void lazyfree_reclaim(const char *name, struct mmt_verdict *v)
 {
 	char *mem = setup_lazyfree(v);
 
 	if (!mem)
 		return;
-	if (ok(v))
+	if (mmt_ok(v))
 		reclaim_lazyfree(mem, v);
 	munmap(mem, NR_PAGES * pagesize);
 }
 
 /* A pipe that holds the test pages, vmspliced: a reference, not a pin. */
-static bool splice_test_pages(char *mem, int fds[2], struct verdict *v)
+static bool splice_test_pages(char *mem, int fds[2], struct mmt_verdict *v)
 {
 	struct iovec iov = {
 		.iov_base = mem,
@@ -313,13 +265,13 @@ static bool splice_test_pages(char *mem, int fds[2], struct verdict *v)
 	ssize_t n;
 
 	if (pipe(fds)) {
-		fail(v, "pipe: %s", strerror(errno));
+		mmt_fail(v, "pipe: %s", strerror(errno));
 		return false;
 	}
 	while (iov.iov_len) {
 		n = vmsplice(fds[1], &iov, 1, 0);
 		if (n <= 0) {
-			fail(v, "vmsplice: %s", n ? strerror(errno) : "no progress");
+			mmt_fail(v, "vmsplice: %s", n ? strerror(errno) : "no progress");
 			close(fds[0]);
 			close(fds[1]);
 			return false;
@@ -335,7 +287,7 @@ static bool splice_test_pages(char *mem, int fds[2], struct verdict *v)
  * it puts them back.  The pipe goes before reclaim (reclaim does not drop
  * a lazy-free page that something else holds).
  */
-static void lazyfree_migrate_fails(const char *name, struct verdict *v)
+static void lazyfree_migrate_fails(const char *name, struct mmt_verdict *v)
 {
 	char *mem = setup_lazyfree(v);
 	size_t moved;
@@ -343,20 +295,20 @@ static void lazyfree_migrate_fails(const char *name, struct verdict *v)
 
 	if (!mem)
 		return;
-	if (!ok(v) || !splice_test_pages(mem, fds, v))
+	if (!mmt_ok(v) || !splice_test_pages(mem, fds, v))
 		goto out;
 	moved = migrate_to_device(name, mem, v);
 	close(fds[0]);
 	close(fds[1]);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		goto out;
 	if (moved) {
-		skip(v, "%zu of %d pages moved although a pipe held them",
-		     moved, NR_TEST);
+		mmt_skip(v, "%zu of %d pages moved although a pipe held them",
+			 moved, NR_TEST);
 		goto out;
 	}
 	expect_new(mem, "after the failed migration", v);
-	if (ok(v))
+	if (mmt_ok(v))
 		reclaim_lazyfree(mem, v);
 out:
 	munmap(mem, NR_PAGES * pagesize);
@@ -367,7 +319,7 @@ out:
  * data must be there (lazyfree_migrated_read), and stay there through
  * reclaim (lazyfree_migrated_reclaim).
  */
-static void lazyfree_migrated(const char *name, struct verdict *v,
+static void lazyfree_migrated(const char *name, struct mmt_verdict *v,
 			      bool reclaim)
 {
 	char *mem = setup_lazyfree(v);
@@ -375,29 +327,29 @@ static void lazyfree_migrated(const char *name, struct verdict *v,
 
 	if (!mem)
 		return;
-	if (!ok(v))
+	if (!mmt_ok(v))
 		goto out;
 	moved = migrate_to_device(name, mem, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		goto out;
 	if (moved != NR_TEST) {
-		skip(v, "only %zu of %d pages moved to the device", moved,
-		     NR_TEST);
+		mmt_skip(v, "only %zu of %d pages moved to the device", moved,
+			 NR_TEST);
 		goto out;
 	}
 	expect_new(mem, "faulted back from the device", v);
-	if (ok(v) && reclaim)
+	if (mmt_ok(v) && reclaim)
 		reclaim_lazyfree(mem, v);
 out:
 	munmap(mem, NR_PAGES * pagesize);
 }
 
-static void lazyfree_migrated_read(const char *name, struct verdict *v)
+static void lazyfree_migrated_read(const char *name, struct mmt_verdict *v)
 {
 	lazyfree_migrated(name, v, false);
 }
 
-static void lazyfree_migrated_reclaim(const char *name, struct verdict *v)
+static void lazyfree_migrated_reclaim(const char *name, struct mmt_verdict *v)
 {
 	lazyfree_migrated(name, v, true);
 }
@@ -412,7 +364,7 @@ static void lazyfree_migrated_reclaim(const char *name, struct verdict *v)
  * the swap cache, clean, with a dirty PTE; one that copies it (5.10 does:
  * the swap cache holds a reference) writes a page that is not in it.
  */
-static char *setup_swapcache(const char *name, struct verdict *v)
+static char *setup_swapcache(const char *name, struct mmt_verdict *v)
 {
 	struct residence r;
 	char *mem;
@@ -420,13 +372,13 @@ static char *setup_swapcache(const char *name, struct verdict *v)
 	int tries;
 
 	if (!swap_available()) {
-		skip(v, "no swap space");
+		mmt_skip(v, "no swap space");
 		return NULL;
 	}
 	mem = mmap(NULL, NR_TEST * pagesize, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return NULL;
 	}
 	memset(mem, OLD, NR_TEST * pagesize);
@@ -438,23 +390,23 @@ static char *setup_swapcache(const char *name, struct verdict *v)
 			break;
 	}
 	if (r.swapped != NR_TEST) {
-		skip(v, "MADV_PAGEOUT swapped out %zu of %d pages", r.swapped,
-		     NR_TEST);
+		mmt_skip(v, "MADV_PAGEOUT swapped out %zu of %d pages", r.swapped,
+			 NR_TEST);
 		return mem;
 	}
 	if (madvise(mem, NR_TEST * pagesize, MADV_WILLNEED)) {
-		fail(v, "MADV_WILLNEED: %s", strerror(errno));
+		mmt_fail(v, "MADV_WILLNEED: %s", strerror(errno));
 		return mem;
 	}
 	for (i = 0; i < NR_TEST; i++) {
 		if (!page_is(page_at(mem, i), OLD)) {
-			fail(v, "page %zu did not come back from swap", i);
+			mmt_fail(v, "page %zu did not come back from swap", i);
 			return mem;
 		}
 	}
 	if (count_flag(mem, NR_TEST, KPF_SWAPCACHE) != NR_TEST) {
-		skip(v, "only %zu of %d pages read back are in the swap cache",
-		     count_flag(mem, NR_TEST, KPF_SWAPCACHE), NR_TEST);
+		mmt_skip(v, "only %zu of %d pages read back are in the swap cache",
+			 count_flag(mem, NR_TEST, KPF_SWAPCACHE), NR_TEST);
 		return mem;
 	}
 	memset(mem, NEW, NR_TEST * pagesize);
@@ -467,7 +419,7 @@ static char *setup_swapcache(const char *name, struct verdict *v)
  * Reclaim until no test page is mapped (swapped out, or on the device),
  * then read back.
  */
-static void reclaim_swapcache(char *mem, struct verdict *v)
+static void reclaim_swapcache(char *mem, struct mmt_verdict *v)
 {
 	struct residence r;
 	int tries;
@@ -480,21 +432,21 @@ static void reclaim_swapcache(char *mem, struct verdict *v)
 			break;
 	}
 	if (r.present) {
-		skip(v, "MADV_PAGEOUT left %zu of %d pages mapped", r.present,
-		     NR_TEST);
+		mmt_skip(v, "MADV_PAGEOUT left %zu of %d pages mapped", r.present,
+			 NR_TEST);
 		return;
 	}
 	expect_new(mem, "after reclaim", v);
 }
 
 /* Control: without migration, the written pages survive reclaim. */
-static void swapcache_reclaim(const char *name, struct verdict *v)
+static void swapcache_reclaim(const char *name, struct mmt_verdict *v)
 {
 	char *mem = setup_swapcache(name, v);
 
 	if (!mem)
 		return;
-	if (ok(v))
+	if (mmt_ok(v))
 		reclaim_swapcache(mem, v);
 	munmap(mem, NR_TEST * pagesize);
 }
@@ -504,15 +456,15 @@ static void swapcache_reclaim(const char *name, struct verdict *v)
  * them: it puts them back.  (A kernel that copied the pages on the write
  * fault migrates the copies, and the data comes back from the device.)
  */
-static void swapcache_migrate_fails(const char *name, struct verdict *v)
+static void swapcache_migrate_fails(const char *name, struct mmt_verdict *v)
 {
 	char *mem = setup_swapcache(name, v);
 
 	if (!mem)
 		return;
-	if (ok(v))
+	if (mmt_ok(v))
 		migrate_to_device(name, mem, v);
-	if (ok(v))
+	if (mmt_ok(v))
 		reclaim_swapcache(mem, v);
 	munmap(mem, NR_TEST * pagesize);
 }
@@ -521,7 +473,7 @@ static void swapcache_migrate_fails(const char *name, struct verdict *v)
 
 struct test_case {
 	const char *name;
-	void (*run)(const char *name, struct verdict *v);
+	void (*run)(const char *name, struct mmt_verdict *v);
 	bool device;	/* needs the test_hmm device */
 	bool pfns;	/* needs PFNs in the pagemap and kpageflags */
 };
@@ -584,13 +536,13 @@ int main(void)
 		dev_errno = errno;
 	mmt_plan(ARRAY_SIZE(cases));
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct verdict v = { .res = MMT_PASS };
+		struct mmt_verdict v = { .res = MMT_PASS };
 
 		if (cases[i].device && dmirror_fd < 0)
-			skip(&v, "%s: %s (CONFIG_TEST_HMM)", DMIRROR_PATH,
-			     strerror(dev_errno));
+			mmt_skip(&v, "%s: %s (CONFIG_TEST_HMM)", DMIRROR_PATH,
+				 strerror(dev_errno));
 		else if (cases[i].pfns && !pfns)
-			skip(&v, "no PFNs in the pagemap or no kpageflags");
+			mmt_skip(&v, "no PFNs in the pagemap or no kpageflags");
 		else
 			cases[i].run(cases[i].name, &v);
 		mmt_report(cases[i].name, v.res, NULL, "%s", v.why);

@@ -253,3 +253,45 @@ bool sysfs_write_ulong(const char *path, unsigned long val)
 	close(fd);
 	return ok;
 }
+
+static void mmt_note(struct mmt_verdict *v, enum mmt_result res,
+		     const char *fmt, va_list ap)
+{
+	size_t len;
+
+	if (res == MMT_SKIP && v->res == MMT_FAIL)
+		return;
+	if (res == MMT_FAIL && v->res == MMT_SKIP)
+		v->why[0] = '\0';
+	v->res = res;
+	len = strlen(v->why);
+	if (len && len + 2 < sizeof(v->why)) {
+		strcpy(v->why + len, "; ");
+		len += 2;
+	}
+	vsnprintf(v->why + len, sizeof(v->why) - len, fmt, ap);
+}
+
+void mmt_fail(struct mmt_verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mmt_note(v, MMT_FAIL, fmt, ap);
+	va_end(ap);
+}
+
+void mmt_skip(struct mmt_verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mmt_note(v, MMT_SKIP, fmt, ap);
+	va_end(ap);
+}
+
+bool mmt_all_bytes(const char *p, size_t size, char val)
+{
+	/* Every byte equals the one after it, and the first is @val. */
+	return p[0] == val && !memcmp(p, p + 1, size - 1);
+}

@@ -91,4 +91,26 @@ bool swap_available(void);
 bool sysfs_read_ulong(const char *path, unsigned long *val);
 bool sysfs_write_ulong(const char *path, unsigned long val);
 
+/*
+ * How one test case went: a failure outranks a skip, and the reasons of
+ * the same rank are kept in the order found.
+ */
+struct mmt_verdict {
+	enum mmt_result res;
+	char why[512];
+};
+
+void mmt_fail(struct mmt_verdict *v, const char *fmt, ...)
+	__attribute__((__format__(__printf__, 2, 3)));
+void mmt_skip(struct mmt_verdict *v, const char *fmt, ...)
+	__attribute__((__format__(__printf__, 2, 3)));
+
+static inline bool mmt_ok(const struct mmt_verdict *v)
+{
+	return v->res == MMT_PASS;
+}
+
+/* Whether each of the @size bytes at @p is @val; @size must not be 0. */
+bool mmt_all_bytes(const char *p, size_t size, char val);
+
 #endif /* MM_UTIL_H */

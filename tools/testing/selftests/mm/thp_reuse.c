@@ -66,54 +66,6 @@
 #define GET(var)	__atomic_load_n(&(var), __ATOMIC_SEQ_CST)
 
 /* ---------------------------------------------------------------------- */
-/* Verdicts */
-
-struct verdict {
-	enum mmt_result res;
-	char why[512];
-};
-
-static void note(struct verdict *v, const char *fmt, va_list ap)
-{
-	size_t len = strlen(v->why);
-
-	if (len && len + 2 < sizeof(v->why)) {
-		strcpy(v->why + len, "; ");
-		len += 2;
-	}
-	vsnprintf(v->why + len, sizeof(v->why) - len, fmt, ap);
-}
-
-static void fail(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res == MMT_SKIP)
-		v->why[0] = '\0';
-	v->res = MMT_FAIL;
-	va_start(ap, fmt);
-	note(v, fmt, ap);
-	va_end(ap);
-}
-
-static void skip(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (v->res != MMT_PASS)
-		return;
-	v->res = MMT_SKIP;
-	va_start(ap, fmt);
-	note(v, fmt, ap);
-	va_end(ap);
-}
-
-static bool ok(const struct verdict *v)
-{
-	return v->res == MMT_PASS;
-}
-
-/* ---------------------------------------------------------------------- */
 /* The THP */
 
 static size_t thp_size;
@@ -128,43 +80,43 @@ static void thp_free(void)
 }
 
 /* A fresh THP mapped by a PMD, or NULL. */
-static bool thp_new(struct verdict *v)
+static bool thp_new(struct mmt_verdict *v)
 {
 	char *p;
 
 	thp_free();
 	p = mmap_aligned(thp_size, thp_size);
 	if (!p) {
-		fail(v, "mmap: %s", strerror(errno));
+		mmt_fail(v, "mmap: %s", strerror(errno));
 		return false;
 	}
 	SET(thp, p);
 	if (madvise(p, thp_size, MADV_HUGEPAGE)) {
-		skip(v, "MADV_HUGEPAGE: %s", strerror(errno));
+		mmt_skip(v, "MADV_HUGEPAGE: %s", strerror(errno));
 		return false;
 	}
 	memset(p, OLD, thp_size);
 	if (!range_is_thp(p, thp_size)) {
-		skip(v, "could not get a THP");
+		mmt_skip(v, "could not get a THP");
 		return false;
 	}
 	return true;
 }
 
 /* Share the THP with a child that exits at once: the PMD is read-only. */
-static bool share_and_forget(struct verdict *v)
+static bool share_and_forget(struct mmt_verdict *v)
 {
 	int status;
 	pid_t pid = fork();
 
 	if (pid < 0) {
-		fail(v, "fork: %s", strerror(errno));
+		mmt_fail(v, "fork: %s", strerror(errno));
 		return false;
 	}
 	if (!pid)
 		_exit(0);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
-		fail(v, "waitpid: %s", strerror(errno));
+		mmt_fail(v, "waitpid: %s", strerror(errno));
 		return false;
 	}
 	return true;
@@ -289,7 +241,7 @@ struct tally {
  * around the write of one byte (@write), then look.
  */
 static void run_rounds(bool write, bool migrate, struct tally *t,
-		       struct verdict *v)
+		       struct mmt_verdict *v)
 {
 	time_t end = time(NULL) + RUN_SECONDS;
 	long split0 = vmstat_read("thp_split_pmd");
@@ -297,7 +249,7 @@ static void run_rounds(bool write, bool migrate, struct tally *t,
 	memset(t, 0, sizeof(*t));
 	if (!thp_new(v))
 		return;
-	while (ok(v) && t->rounds < ROUNDS && time(NULL) < end) {
+	while (mmt_ok(v) && t->rounds < ROUNDS && time(NULL) < end) {
 		long off = write ? rand() % (long)thp_size : -1;
 		uint64_t pfn = pagemap_pfn(thp);
 
@@ -333,8 +285,8 @@ static void run_rounds(bool write, bool migrate, struct tally *t,
 			break;
 	}
 	t->vm_splits = split0 < 0 ? -1 : vmstat_read("thp_split_pmd") - split0;
-	if (ok(v) && !t->rounds)
-		fail(v, "no round ran");
+	if (mmt_ok(v) && !t->rounds)
+		mmt_fail(v, "no round ran");
 }
 
 static void report_tally(const char *name, const char *run,
@@ -350,21 +302,21 @@ static void report_tally(const char *name, const char *run,
 	       t->thp_gone, t->data_lost, vm, GET(moves), GET(move_errors));
 }
 
-static void write_after_child_exit(const char *name, struct verdict *v)
+static void write_after_child_exit(const char *name, struct mmt_verdict *v)
 {
 	struct tally t;
 
 	run_rounds(true, false, &t, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	report_tally(name, "write", &t);
 	if (t.kept != t.rounds || t.copied || t.data_lost)
-		fail(v, "of %u writes, %u split the PMD, %u the THP, %u copied it, %u lost data",
-		     t.rounds, t.pmd_split, t.thp_gone, t.copied,
-		     t.data_lost);
+		mmt_fail(v, "%u writes: %u split the PMD, %u the THP, %u copied it, %u lost data",
+			 t.rounds, t.pmd_split, t.thp_gone, t.copied,
+			 t.data_lost);
 }
 
-static void write_during_migration(const char *name, struct verdict *v)
+static void write_during_migration(const char *name, struct mmt_verdict *v)
 {
 	struct tally control, t;
 
@@ -373,23 +325,23 @@ static void write_during_migration(const char *name, struct verdict *v)
 	if (!thp_new(v))
 		return;
 	if (!move_thp()) {
-		skip(v, "cannot move a THP to the other NUMA node: %s",
-		     strerror(errno));
+		mmt_skip(v, "cannot move a THP to the other NUMA node: %s",
+			 strerror(errno));
 		return;
 	}
 	run_rounds(false, true, &control, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	report_tally(name, "control, no write", &control);
 	if (control.kept != control.rounds || control.data_lost) {
-		skip(v, "migration alone split or lost the THP in %u of %u rounds",
-		     control.rounds - control.kept, control.rounds);
+		mmt_skip(v, "migration alone split or lost the THP in %u of %u rounds",
+			 control.rounds - control.kept, control.rounds);
 		return;
 	}
 	SET(moves, 0);
 	SET(move_errors, 0);
 	run_rounds(true, true, &t, v);
-	if (!ok(v))
+	if (!mmt_ok(v))
 		return;
 	report_tally(name, "write", &t);
 	if (t.pmd_split)
@@ -400,13 +352,13 @@ static void write_during_migration(const char *name, struct verdict *v)
 		ksft_print_msg("%s: migration split the THP in %u rounds\n",
 			       name, t.thp_gone);
 	if (t.data_lost)
-		fail(v, "%u of %u writes during migration lost data",
-		     t.data_lost, t.rounds);
+		mmt_fail(v, "%u of %u writes during migration lost data",
+			 t.data_lost, t.rounds);
 }
 
 struct test_case {
 	const char *name;
-	void (*run)(const char *name, struct verdict *v);
+	void (*run)(const char *name, struct mmt_verdict *v);
 };
 
 static const struct test_case cases[] = {
@@ -434,14 +386,14 @@ int main(void)
 	if (pthread_create(&migrator, NULL, migrator_main, NULL))
 		ksft_exit_fail_msg("pthread_create failed\n");
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct verdict v = { .res = MMT_PASS };
+		struct mmt_verdict v = { .res = MMT_PASS };
 
 		if (!thp_size)
-			skip(&v, "THP is not available");
+			mmt_skip(&v, "THP is not available");
 		else if (!old_data)
-			fail(&v, "out of memory");
+			mmt_fail(&v, "out of memory");
 		else if (!pfns)
-			skip(&v, "no PFNs in the pagemap or no kpageflags");
+			mmt_skip(&v, "no PFNs in the pagemap or no kpageflags");
 		else
 			cases[i].run(cases[i].name, &v);
 		thp_free();

@@ -54,54 +54,7 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* ---------------------------------------------------------------------- */
-/* Verdicts */
-
-struct verdict {
-	enum mmt_result res;
-	char why[256];
-};
-
-static void note(struct verdict *v, enum mmt_result res, const char *fmt,
-		 va_list ap)
-{
-	size_t len;
-
-	/* A failure outranks a skip; later notes of the same rank add up. */
-	if (res == MMT_SKIP && v->res != MMT_PASS)
-		return;
-	if (res == MMT_FAIL && v->res == MMT_SKIP)
-		v->why[0] = '\0';
-	v->res = res;
-	len = strlen(v->why);
-	if (len && len + 2 < sizeof(v->why)) {
-		strcpy(v->why + len, "; ");
-		len += 2;
-	}
-	vsnprintf(v->why + len, sizeof(v->why) - len, fmt, ap);
-}
-
-static void fail(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	note(v, MMT_FAIL, fmt, ap);
-	va_end(ap);
-}
-
-static void skip(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	note(v, MMT_SKIP, fmt, ap);
-	va_end(ap);
-}
-
-static bool ok(const struct verdict *v)
-{
-	return v->res == MMT_PASS;
-}
+/* Time */
 
 static double now(void)
 {
@@ -111,11 +64,6 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static bool all_bytes(const char *p, size_t size, char val)
-{
-	return p[0] == val && !memcmp(p, p + 1, size - 1);
-}
-
 /* ---------------------------------------------------------------------- */
 /* userfaultfd */
 
@@ -123,7 +71,7 @@ static bool all_bytes(const char *p, size_t size, char val)
  * A userfaultfd with [mem, mem + size) registered for write protection;
  * -1 (and why) if that cannot be had.
  */
-static int uffd_wp_register(char *mem, size_t size, struct verdict *v)
+static int uffd_wp_register(char *mem, size_t size, struct mmt_verdict *v)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = {
@@ -133,25 +81,25 @@ static int uffd_wp_register(char *mem, size_t size, struct verdict *v)
 	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
-		skip(v, "userfaultfd: %s", strerror(errno));
+		mmt_skip(v, "userfaultfd: %s", strerror(errno));
 		return -1;
 	}
 	if (ioctl(fd, UFFDIO_API, &api)) {
-		fail(v, "UFFDIO_API: %s", strerror(errno));
+		mmt_fail(v, "UFFDIO_API: %s", strerror(errno));
 		goto err;
 	}
 	if (!(api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP)) {
-		skip(v, "userfaultfd write protection is not supported");
+		mmt_skip(v, "userfaultfd write protection is not supported");
 		goto err;
 	}
 	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
 		/* Write protection of this kind of memory is not supported. */
-		skip(v, "UFFDIO_REGISTER (write protect): %s",
-		     strerror(errno));
+		mmt_skip(v, "UFFDIO_REGISTER (write protect): %s",
+			 strerror(errno));
 		goto err;
 	}
 	if (!(reg.ioctls & (1ULL << _UFFDIO_WRITEPROTECT))) {
-		skip(v, "no UFFDIO_WRITEPROTECT for this range");
+		mmt_skip(v, "no UFFDIO_WRITEPROTECT for this range");
 		goto err;
 	}
 	return fd;
@@ -161,7 +109,7 @@ err:
 }
 
 static bool uffd_protect(int fd, char *mem, size_t size, bool protect,
-			 struct verdict *v)
+			 struct mmt_verdict *v)
 {
 	struct uffdio_writeprotect wp = {
 		.range = { .start = (uintptr_t)mem, .len = size },
@@ -169,8 +117,8 @@ static bool uffd_protect(int fd, char *mem, size_t size, bool protect,
 	};
 
 	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) {
-		fail(v, "UFFDIO_WRITEPROTECT (%s): %s",
-		     protect ? "protect" : "unprotect", strerror(errno));
+		mmt_fail(v, "UFFDIO_WRITEPROTECT (%s): %s",
+			 protect ? "protect" : "unprotect", strerror(errno));
 		return false;
 	}
 	return true;
@@ -197,7 +145,7 @@ static void *writer_fn(void *arg)
  * unprotected afterwards in any case, so that the writer finishes.
  */
 static void expect_wp_fault(int fd, char *mem, size_t size, char *addr,
-			    struct verdict *v)
+			    struct mmt_verdict *v)
 {
 	struct writer w = { .addr = addr };
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -206,38 +154,38 @@ static void expect_wp_fault(int fd, char *mem, size_t size, char *addr,
 	int ret;
 
 	if (pthread_create(&w.thread, NULL, writer_fn, &w)) {
-		fail(v, "pthread_create failed");
+		mmt_fail(v, "pthread_create failed");
 		return;
 	}
 	ret = poll(&pfd, 1, EVENT_TIMEOUT_MS);
 	if (ret < 0) {
-		fail(v, "poll: %s", strerror(errno));
+		mmt_fail(v, "poll: %s", strerror(errno));
 	} else if (!ret) {
 		if (__atomic_load_n(&w.done, __ATOMIC_ACQUIRE))
-			fail(v, "the write went through without a write-protect fault");
+			mmt_fail(v, "the write went through without a write-protect fault");
 		else
-			fail(v, "the writer is stuck, but no message in %d ms",
-			     EVENT_TIMEOUT_MS);
+			mmt_fail(v, "the writer is stuck, but no message in %d ms",
+				 EVENT_TIMEOUT_MS);
 	} else if (read(fd, &msg, sizeof(msg)) != sizeof(msg)) {
-		fail(v, "reading the userfaultfd message: %s",
-		     strerror(errno));
+		mmt_fail(v, "reading the userfaultfd message: %s",
+			 strerror(errno));
 	} else if (msg.event != UFFD_EVENT_PAGEFAULT) {
-		fail(v, "unexpected userfaultfd event %u", msg.event);
+		mmt_fail(v, "unexpected userfaultfd event %u", msg.event);
 	} else if (!(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
-		fail(v, "a page fault, but not a write-protect one (flags %#llx)",
-		     (unsigned long long)msg.arg.pagefault.flags);
+		mmt_fail(v, "a page fault, but not a write-protect one (flags %#llx)",
+			 (unsigned long long)msg.arg.pagefault.flags);
 	} else if ((msg.arg.pagefault.address & ~(uint64_t)(pagesize - 1)) !=
 		   page) {
-		fail(v, "a write-protect fault at %#llx, expected the page %#llx",
-		     (unsigned long long)msg.arg.pagefault.address,
-		     (unsigned long long)page);
+		mmt_fail(v, "a write-protect fault at %#llx, expected the page %#llx",
+			 (unsigned long long)msg.arg.pagefault.address,
+			 (unsigned long long)page);
 	} else if (__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-		fail(v, "the write completed before its fault was resolved");
+		mmt_fail(v, "the write completed before its fault was resolved");
 	}
 	uffd_protect(fd, mem, size, false, v);
 	pthread_join(w.thread, NULL);
 	if (__atomic_load_n(addr, __ATOMIC_RELAXED) != (char)NEW)
-		fail(v, "the write is lost");
+		mmt_fail(v, "the write is lost");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -264,24 +212,24 @@ static bool ksm_write(const char *knob, unsigned long val)
 	return sysfs_write_ulong(path, val);
 }
 
-static bool ksm_start(struct verdict *v)
+static bool ksm_start(struct mmt_verdict *v)
 {
 	if (access(KSM_DIR "run", F_OK)) {
-		skip(v, "no KSM");
+		mmt_skip(v, "no KSM");
 		return false;
 	}
 	if (!ksm_old.saved) {
 		if (!ksm_read("run", &ksm_old.run) ||
 		    !ksm_read("pages_to_scan", &ksm_old.pages_to_scan) ||
 		    !ksm_read("sleep_millisecs", &ksm_old.sleep_millisecs)) {
-			fail(v, "cannot read the KSM settings");
+			mmt_fail(v, "cannot read the KSM settings");
 			return false;
 		}
 		ksm_old.saved = true;
 	}
 	if (!ksm_write("pages_to_scan", 10000) ||
 	    !ksm_write("sleep_millisecs", 0) || !ksm_write("run", 1)) {
-		fail(v, "cannot start ksmd: %s", strerror(errno));
+		mmt_fail(v, "cannot start ksmd: %s", strerror(errno));
 		return false;
 	}
 	return true;
@@ -335,7 +283,7 @@ static bool ksm_wait_sharing(unsigned long limit, unsigned long *sharing)
  */
 static void ksm_cases(void)
 {
-	struct verdict v = { MMT_PASS, "" }, keep = { MMT_PASS, "" };
+	struct mmt_verdict v = { MMT_PASS, "" }, keep = { MMT_PASS, "" };
 	size_t size = KSM_PAGES * pagesize, i;
 	struct timespec tick = { 0, 2000000 };
 	unsigned long sharing_before, sharing_merged, sharing_after;
@@ -349,22 +297,22 @@ static void ksm_cases(void)
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
-		fail(&v, "mmap: %s", strerror(errno));
+		mmt_fail(&v, "mmap: %s", strerror(errno));
 		goto out;
 	}
 	memset(mem, OLD, size);
 	if (ksm_count(mem, KSM_PAGES) < 0) {
-		skip(&v, "no PFNs in pagemap or no kpageflags");
+		mmt_skip(&v, "no PFNs in pagemap or no kpageflags");
 		goto out;
 	}
 	if (!ksm_start(&v))
 		goto out;
 	if (!ksm_read("pages_sharing", &sharing_before)) {
-		fail(&v, "cannot read " KSM_DIR "pages_sharing");
+		mmt_fail(&v, "cannot read " KSM_DIR "pages_sharing");
 		goto out;
 	}
 	if (madvise(mem, size, MADV_MERGEABLE)) {
-		fail(&v, "MADV_MERGEABLE: %s", strerror(errno));
+		mmt_fail(&v, "MADV_MERGEABLE: %s", strerror(errno));
 		goto out;
 	}
 	/* Merged: every page is a KSM page, and all are the same one. */
@@ -376,14 +324,14 @@ static void ksm_cases(void)
 		nanosleep(&tick, NULL);
 	}
 	if (ksm != KSM_PAGES) {
-		fail(&v, "ksmd merged %ld of %d identical pages in %d s", ksm,
-		     KSM_PAGES, KSM_DEADLINE);
+		mmt_fail(&v, "ksmd merged %ld of %d identical pages in %d s", ksm,
+			 KSM_PAGES, KSM_DEADLINE);
 		goto out;
 	}
 	pfn0 = pagemap_pfn(mem);
 	for (i = 1; i < KSM_PAGES; i++) {
 		if (pagemap_pfn(mem + i * pagesize) != pfn0) {
-			fail(&v, "the merged pages are not one KSM page");
+			mmt_fail(&v, "the merged pages are not one KSM page");
 			goto out;
 		}
 	}
@@ -393,30 +341,30 @@ static void ksm_cases(void)
 	if (fd < 0 || !uffd_protect(fd, mem, size, true, &v))
 		goto out;
 	if (madvise(mem, size, MADV_UNMERGEABLE)) {
-		fail(&v, "MADV_UNMERGEABLE: %s", strerror(errno));
+		mmt_fail(&v, "MADV_UNMERGEABLE: %s", strerror(errno));
 		goto out;
 	}
 	ksm = ksm_count(mem, KSM_PAGES);
 	if (ksm)
-		fail(&v, "%ld of %d pages are still KSM pages after MADV_UNMERGEABLE",
-		     ksm, KSM_PAGES);
+		mmt_fail(&v, "%ld of %d pages are still KSM pages after MADV_UNMERGEABLE",
+			 ksm, KSM_PAGES);
 	for (i = 0; i < KSM_PAGES; i++) {
 		if (!page_flags_at(mem + i * pagesize, &pfn, &flags)) {
-			fail(&v, "page %zu is not present", i);
+			mmt_fail(&v, "page %zu is not present", i);
 			break;
 		}
 		if (pfn == pfn0) {
-			fail(&v, "page %zu still maps the KSM page frame", i);
+			mmt_fail(&v, "page %zu still maps the KSM page frame", i);
 			break;
 		}
 	}
-	if (!all_bytes(mem, size, OLD))
-		fail(&v, "the pages lost their data");
+	if (!mmt_all_bytes(mem, size, OLD))
+		mmt_fail(&v, "the pages lost their data");
 	if (!ksm_wait_sharing(sharing_before, &sharing_after))
-		fail(&v,
-		     "pages_sharing still %lu %d s after unmerging, %lu before merging, %lu merged",
-		     sharing_after, KSM_DEADLINE, sharing_before,
-		     sharing_merged);
+		mmt_fail(&v,
+			 "pages_sharing still %lu %d s after unmerging, %lu before merging, %lu merged",
+			 sharing_after, KSM_DEADLINE, sharing_before,
+			 sharing_merged);
 
 	/* However the pages were (or were not) unmerged: still protected? */
 	expect_wp_fault(fd, mem, size, mem + 7 * pagesize + 42, &keep);
@@ -428,7 +376,7 @@ out:
 	if (mem != MAP_FAILED)
 		munmap(mem, size);
 	if (!tested)
-		skip(&keep, "the set-up failed");
+		mmt_skip(&keep, "the set-up failed");
 	mmt_report("ksm.unmerge_wp", v.res, NULL, "%s", v.why);
 	mmt_report("ksm.unmerge_keeps_wp", keep.res, NULL, "%s", keep.why);
 }
@@ -469,7 +417,7 @@ static long move_pages(unsigned long count, void **pages, const int *nodes,
 }
 
 /* Move the page (base, THP or hugetlb) at @addr to another node. */
-static void migrate_page(char *addr, struct verdict *v)
+static void migrate_page(char *addr, struct mmt_verdict *v)
 {
 	int nodes[MAX_NODES], n, i, node = -1, status;
 	void *page = addr;
@@ -477,13 +425,13 @@ static void migrate_page(char *addr, struct verdict *v)
 
 	n = memory_nodes(nodes, MAX_NODES);
 	if (n < 2) {
-		skip(v, "only one NUMA node has memory");
+		mmt_skip(v, "only one NUMA node has memory");
 		return;
 	}
 	ret = move_pages(1, &page, NULL, &status, 0);
 	if (ret || status < 0) {
-		fail(v, "move_pages (query): %s",
-		     strerror(ret ? errno : -status));
+		mmt_fail(v, "move_pages (query): %s",
+			 strerror(ret ? errno : -status));
 		return;
 	}
 	for (i = 0; i < n && node < 0; i++)
@@ -491,16 +439,16 @@ static void migrate_page(char *addr, struct verdict *v)
 			node = nodes[i];
 	ret = move_pages(1, &page, &node, &status, MPOL_MF_MOVE);
 	if (ret) {
-		fail(v, "move_pages: %s", ret < 0 ? strerror(errno) :
-		     "the page was not migrated");
+		mmt_fail(v, "move_pages: %s", ret < 0 ? strerror(errno) :
+			 "the page was not migrated");
 		return;
 	}
 	if (status != node)
-		fail(v, "move_pages: page status %d, wanted node %d", status,
-		     node);
+		mmt_fail(v, "move_pages: page status %d, wanted node %d", status,
+			 node);
 	ret = move_pages(1, &page, NULL, &status, 0);
 	if (ret || status != node)
-		fail(v, "the page is not on node %d after move_pages", node);
+		mmt_fail(v, "the page is not on node %d after move_pages", node);
 }
 
 struct kind {
@@ -515,7 +463,7 @@ static const struct kind kinds[] = {
 
 static void migrate_case(const struct kind *k, bool migrate)
 {
-	struct verdict v = { MMT_PASS, "" };
+	struct mmt_verdict v = { MMT_PASS, "" };
 	size_t size = k->thp ? thp_pmd_size() : pagesize;
 	char name[64], *mem = NULL;
 	uint64_t pfn;
@@ -524,21 +472,21 @@ static void migrate_case(const struct kind *k, bool migrate)
 	snprintf(name, sizeof(name), "%s.%s", k->name,
 		 migrate ? "migrated" : "not_migrated");
 	if (!size) {
-		skip(&v, "THP is not available");
+		mmt_skip(&v, "THP is not available");
 		goto out;
 	}
 	mem = mmap_aligned(size, size);
 	if (!mem) {
-		fail(&v, "mmap: %s", strerror(errno));
+		mmt_fail(&v, "mmap: %s", strerror(errno));
 		goto out;
 	}
 	if (k->thp && madvise(mem, size, MADV_HUGEPAGE)) {
-		skip(&v, "MADV_HUGEPAGE: %s", strerror(errno));
+		mmt_skip(&v, "MADV_HUGEPAGE: %s", strerror(errno));
 		goto out;
 	}
 	memset(mem, OLD, size);
 	if (k->thp && !range_is_thp(mem, size)) {
-		skip(&v, "could not get a THP");
+		mmt_skip(&v, "could not get a THP");
 		goto out;
 	}
 	fd = uffd_wp_register(mem, size, &v);
@@ -547,19 +495,19 @@ static void migrate_case(const struct kind *k, bool migrate)
 	pfn = pagemap_pfn(mem);
 	if (migrate) {
 		migrate_page(mem, &v);
-		if (!ok(&v))
+		if (!mmt_ok(&v))
 			goto out;
 		if (pfn && pagemap_pfn(mem) == pfn) {
-			fail(&v, "the page frame did not change");
+			mmt_fail(&v, "the page frame did not change");
 			goto out;
 		}
 		if (k->thp && !range_is_thp(mem, size)) {
 			/* Then the PTE path was tested, not the PMD one. */
-			skip(&v, "migration split the THP");
+			mmt_skip(&v, "migration split the THP");
 			goto out;
 		}
-		if (!all_bytes(mem, size, OLD)) {
-			fail(&v, "the data changed in migration");
+		if (!mmt_all_bytes(mem, size, OLD)) {
+			mmt_fail(&v, "the data changed in migration");
 			goto out;
 		}
 	}
