@@ -24,8 +24,28 @@
 #include <linux/debugfs.h>
 #include "gup_test.h"
 
-/* The FOLL_* bits user space may pass in gup_test.gup_flags. */
-#define GUP_TEST_USER_FOLL	(FOLL_WRITE | FOLL_TOUCH)
+/*
+ * gup_test.gup_flags numbers the FOLL_* bits the way mainline does since
+ * 6.2 (enum in include/linux/mm_types.h), because that is what its
+ * selftests hard-code, not the way this kernel does.  The bits a test may
+ * pass, and the flag each one becomes here:
+ *
+ * - 0x001, FOLL_WRITE in both;
+ * - 0x002, mainline's FOLL_GET, which every get call sets anyway and a pin
+ *   call must not have; mainline's gup_test program passes it as "touch",
+ *   fault the pages in from the kernel, which is FOLL_TOUCH here (and was
+ *   0x002 in gup_test's first ABI too);
+ * - 0x008, FOLL_FORCE;
+ * - 0x100, FOLL_LONGTERM, for the pin ioctls only.
+ *
+ * Any other bit is refused with -EINVAL.
+ */
+#define GUP_TEST_FOLL_WRITE	0x001
+#define GUP_TEST_FOLL_TOUCH	0x002
+#define GUP_TEST_FOLL_FORCE	0x008
+#define GUP_TEST_FOLL_LONGTERM	0x100
+#define GUP_TEST_FOLL_ALL	(GUP_TEST_FOLL_WRITE | GUP_TEST_FOLL_TOUCH | \
+				 GUP_TEST_FOLL_FORCE | GUP_TEST_FOLL_LONGTERM)
 
 #define PIN_LONGTERM_TEST_FLAGS	(PIN_LONGTERM_TEST_FLAG_USE_WRITE | \
 				 PIN_LONGTERM_TEST_FLAG_USE_FAST)
@@ -106,12 +126,28 @@ static void gup_test_release_pages(bool pinned, struct page **pages,
 		put_page(pages[i]);
 }
 
+/* This kernel's FOLL_* flags for gup_test.gup_flags, already checked. */
+static unsigned int gup_test_foll(u32 user)
+{
+	unsigned int flags = 0;
+
+	if (user & GUP_TEST_FOLL_WRITE)
+		flags |= FOLL_WRITE;
+	if (user & GUP_TEST_FOLL_TOUCH)
+		flags |= FOLL_TOUCH;
+	if (user & GUP_TEST_FOLL_FORCE)
+		flags |= FOLL_FORCE;
+	if (user & GUP_TEST_FOLL_LONGTERM)
+		flags |= FOLL_LONGTERM;
+	return flags;
+}
+
 /* One get/pin call of the benchmark loop; returns what the call returned. */
 static long gup_test_get_chunk(unsigned int cmd, const struct gup_test *gup,
 			       unsigned long addr, unsigned long nr,
 			       struct page **pages)
 {
-	unsigned int flags = gup->gup_flags;
+	unsigned int flags = gup_test_foll(gup->gup_flags);
 
 	switch (cmd) {
 	case GUP_FAST_BENCHMARK:
@@ -170,10 +206,14 @@ static int gup_test_check_args(unsigned int cmd, const struct gup_test *gup,
 		return ret;
 	if (!gup->nr_pages_per_call)
 		return -EINVAL;
-	if (gup->gup_flags & ~GUP_TEST_USER_FOLL)
+	if (gup->gup_flags & ~GUP_TEST_FOLL_ALL)
 		return -EINVAL;
 	/* The fast paths take no FOLL_TOUCH (and warn about it). */
-	if (gup_test_is_fast(cmd) && (gup->gup_flags & FOLL_TOUCH))
+	if (gup_test_is_fast(cmd) && (gup->gup_flags & GUP_TEST_FOLL_TOUCH))
+		return -EINVAL;
+	/* A long-term reference must be a pin (mainline warns otherwise). */
+	if ((gup->gup_flags & GUP_TEST_FOLL_LONGTERM) &&
+	    !gup_test_uses_pin(cmd, gup))
 		return -EINVAL;
 	if (gup->test_flags & ~GUP_TEST_FLAG_DUMP_PAGES_USE_PIN)
 		return -EINVAL;

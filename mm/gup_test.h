@@ -32,8 +32,9 @@
  * @size: (in) length of the range in bytes, a non-zero multiple of the
  *	page size, at most 2^18 pages; (out) the number of bytes processed
  * @nr_pages_per_call: (in) pages passed to each get/pin call, at least 1
- * @gup_flags: (in) FOLL_WRITE (0x1) and, except for the fast benchmarks,
- *	FOLL_TOUCH (0x2)
+ * @gup_flags: (in) FOLL_* bits numbered as in mainline since 6.2:
+ *	FOLL_WRITE (0x1), FOLL_FORCE (0x8), FOLL_LONGTERM (0x100, pins only)
+ *	and, except for the fast benchmarks, 0x2 for FOLL_TOUCH
  * @test_flags: (in) GUP_TEST_FLAG_* bits
  * @which_pages: (in) DUMP_USER_PAGES_TEST: 1-based indices of the pages to
  *	pass to dump_page(); 0 marks an unused slot

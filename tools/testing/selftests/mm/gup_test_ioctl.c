@@ -15,6 +15,12 @@
 #include "../../../../mm/gup_test.h"
 #include "mm_util.h"
 
+/* gup_test.gup_flags bits, numbered as in mainline (mm/gup_test.c). */
+#define GT_FOLL_WRITE		0x001
+#define GT_FOLL_TOUCH		0x002
+#define GT_FOLL_FORCE		0x008
+#define GT_FOLL_LONGTERM	0x100
+
 #define NR_PAGES	64
 #define MAX_PAGES	262144UL	/* gup_test's limit per request: 2^18 */
 
@@ -292,13 +298,63 @@ static void test_benchmark_bad(void)
 	check_errno("benchmark_unmapped_range", gup_fd, PIN_BASIC_TEST, &gup,
 		    EFAULT);
 	gup = gup_args();
-	gup.gup_flags = 0x2;	/* FOLL_TOUCH */
+	gup.gup_flags = GT_FOLL_TOUCH;
 	check_errno("fast_benchmark_touch", gup_fd, PIN_FAST_BENCHMARK, &gup,
+		    EINVAL);
+	/* Mainline's FOLL_DUMP; this kernel's FOLL_GET. */
+	gup = gup_args();
+	gup.gup_flags = 0x4;
+	check_errno("gup_flags_dump", gup_fd, GUP_BASIC_TEST, &gup, EINVAL);
+	/* This kernel's own FOLL_LONGTERM number is not the ABI's. */
+	gup = gup_args();
+	gup.gup_flags = 0x10000;
+	check_errno("gup_flags_kernel_numbering", gup_fd, PIN_BASIC_TEST,
+		    &gup, EINVAL);
+	gup = gup_args();
+	gup.gup_flags = GT_FOLL_LONGTERM;
+	check_errno("gup_fast_longterm", gup_fd, GUP_FAST_BENCHMARK, &gup,
+		    EINVAL);
+	gup = gup_args();
+	gup.gup_flags = GT_FOLL_LONGTERM;
+	check_errno("gup_basic_longterm", gup_fd, GUP_BASIC_TEST, &gup,
 		    EINVAL);
 	gup = gup_args();
 	gup.size = (MAX_PAGES + 1) * pagesize;
 	check_errno("benchmark_too_large", gup_fd, GUP_BASIC_TEST, &gup, E2BIG);
 	check_errno("unknown_ioctl", gup_fd, _IO('g', 42), NULL, ENOTTY);
+}
+
+/*
+ * A write pin of a read-only private mapping fails; with the force bit
+ * (mainline's FOLL_FORCE number) it breaks COW and succeeds, so the bit
+ * reaches get_user_pages() as this kernel's FOLL_FORCE.
+ */
+static void test_force(void)
+{
+	struct gup_test gup = gup_args();
+	const char *why;
+	char *ro;
+
+	ro = mmap(NULL, pagesize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+		  -1, 0);
+	if (ro == MAP_FAILED) {
+		mmt_report("pin_write_readonly", MMT_FAIL, NULL, "mmap: %s",
+			   strerror(errno));
+		mmt_report("pin_force_write_readonly", MMT_FAIL, NULL,
+			   "mmap: %s", strerror(errno));
+		return;
+	}
+	gup.addr = (uintptr_t)ro;
+	gup.size = pagesize;
+	gup.gup_flags = GT_FOLL_WRITE;
+	check_errno("pin_write_readonly", gup_fd, PIN_BASIC_TEST, &gup,
+		    EFAULT);
+	gup.gup_flags = GT_FOLL_WRITE | GT_FOLL_FORCE;
+	why = ioctl(gup_fd, PIN_BASIC_TEST, &gup) ? strerror(errno) :
+	      gup.size != pagesize ? "the page was not pinned" : NULL;
+	mmt_report("pin_force_write_readonly", why ? MMT_FAIL : MMT_PASS,
+		   NULL, "%s", why ? why : "");
+	munmap(ro, pagesize);
 }
 
 static void test_stop_idempotent(void)
@@ -431,17 +487,26 @@ int main(void)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	fill(mem, mem_size, 1);
 
-	mmt_plan(41);
+	mmt_plan(50);
 	test_benchmark("gup_fast_benchmark", GUP_FAST_BENCHMARK, 0, 0, false);
 	test_benchmark("pin_fast_benchmark", PIN_FAST_BENCHMARK, 0, 0, true);
-	test_benchmark("pin_longterm_benchmark", PIN_LONGTERM_BENCHMARK, 1, 0,
+	test_benchmark("pin_longterm_benchmark", PIN_LONGTERM_BENCHMARK,
+		       GT_FOLL_WRITE, 0, true);
+	test_benchmark("gup_basic_test", GUP_BASIC_TEST, GT_FOLL_WRITE, 0,
+		       false);
+	test_benchmark("pin_basic_test", PIN_BASIC_TEST, GT_FOLL_TOUCH, 0,
 		       true);
-	test_benchmark("gup_basic_test", GUP_BASIC_TEST, 1, 0, false);
-	test_benchmark("pin_basic_test", PIN_BASIC_TEST, 2, 0, true);
 	test_benchmark("dump_user_pages_get", DUMP_USER_PAGES_TEST, 0, 0,
 		       false);
 	test_benchmark("dump_user_pages_pin", DUMP_USER_PAGES_TEST, 0,
 		       GUP_TEST_FLAG_DUMP_PAGES_USE_PIN, true);
+	/* What mainline's hmm-tests pass: FOLL_WRITE | FOLL_LONGTERM. */
+	test_benchmark("pin_fast_benchmark_longterm", PIN_FAST_BENCHMARK,
+		       GT_FOLL_WRITE | GT_FOLL_LONGTERM, 0, true);
+	test_benchmark("pin_basic_test_longterm", PIN_BASIC_TEST,
+		       GT_FOLL_LONGTERM, 0, true);
+	test_benchmark("pin_longterm_benchmark_longterm",
+		       PIN_LONGTERM_BENCHMARK, GT_FOLL_LONGTERM, 0, true);
 
 	test_longterm("longterm_ro", 0);
 	test_longterm("longterm_ro_fast", PIN_LONGTERM_TEST_FLAG_USE_FAST);
@@ -453,6 +518,7 @@ int main(void)
 	test_start_bad();
 	test_read_bad();
 	test_benchmark_bad();
+	test_force();
 	test_stop_idempotent();
 	test_close_unpins(0, "close_unpins");
 	test_close_unpins(PIN_LONGTERM_TEST_FLAG_USE_WRITE |
