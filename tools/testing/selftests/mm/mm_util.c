@@ -65,6 +65,9 @@ int mmt_exit(void)
 	ksft_print_cnts();
 	if (ksft_get_fail_cnt() || ksft_get_xpass_cnt() || ksft_get_error_cnt())
 		return KSFT_FAIL;
+	/* A program that tested nothing did not pass. */
+	if (!ksft_get_pass_cnt() && !ksft_get_xfail_cnt())
+		return KSFT_SKIP;
 	return KSFT_PASS;
 }
 

@@ -141,12 +141,14 @@ static void *writer_fn(void *arg)
 
 /*
  * Write to @addr from another thread; the write must block and be reported
- * on @fd as a write-protect fault of its page.  [mem, mem + size) is
- * unprotected afterwards in any case, so that the writer finishes.
+ * on *@fdp as a write-protect fault of its page.  [mem, mem + size) is
+ * unprotected afterwards in any case, so that the writer finishes; if that
+ * fails, *@fdp is closed (and set to -1), which releases the writer too.
  */
-static void expect_wp_fault(int fd, char *mem, size_t size, char *addr,
+static void expect_wp_fault(int *fdp, char *mem, size_t size, char *addr,
 			    struct mmt_verdict *v)
 {
+	int fd = *fdp;
 	struct writer w = { .addr = addr };
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	struct uffd_msg msg;
@@ -182,7 +184,10 @@ static void expect_wp_fault(int fd, char *mem, size_t size, char *addr,
 	} else if (__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
 		mmt_fail(v, "the write completed before its fault was resolved");
 	}
-	uffd_protect(fd, mem, size, false, v);
+	if (!uffd_protect(fd, mem, size, false, v)) {
+		close(fd);
+		*fdp = -1;
+	}
 	pthread_join(w.thread, NULL);
 	if (__atomic_load_n(addr, __ATOMIC_RELAXED) != (char)NEW)
 		mmt_fail(v, "the write is lost");
@@ -228,7 +233,7 @@ static bool ksm_start(struct mmt_verdict *v)
 		ksm_old.saved = true;
 	}
 	if (!ksm_write("pages_to_scan", 10000) ||
-	    !ksm_write("sleep_millisecs", 0) || !ksm_write("run", 1)) {
+	    !ksm_write("sleep_millisecs", 20) || !ksm_write("run", 1)) {
 		mmt_fail(v, "cannot start ksmd: %s", strerror(errno));
 		return false;
 	}
@@ -367,7 +372,7 @@ static void ksm_cases(void)
 			 sharing_merged);
 
 	/* However the pages were (or were not) unmerged: still protected? */
-	expect_wp_fault(fd, mem, size, mem + 7 * pagesize + 42, &keep);
+	expect_wp_fault(&fd, mem, size, mem + 7 * pagesize + 42, &keep);
 	tested = true;
 out:
 	ksm_stop();
@@ -511,7 +516,7 @@ static void migrate_case(const struct kind *k, bool migrate)
 			goto out;
 		}
 	}
-	expect_wp_fault(fd, mem, size, mem + size / 2 + 42, &v);
+	expect_wp_fault(&fd, mem, size, mem + size / 2 + 42, &v);
 	if (k->thp && !range_is_thp(mem, size))
 		ksft_print_msg("%s: no longer a PMD-mapped THP after the write\n",
 			       name);
