@@ -9,7 +9,9 @@
  *
  * The write goes through /proc/self/mem.  Refused is an error of EFAULT or
  * EIO (what mem_rw() makes of a failed access), with the memory unchanged.
- * Accepted is a complete write whose data then reads back.
+ * Accepted is a complete write whose data then reads back.  Base pages and
+ * THPs must accept it (debuggers rely on that); hugetlb must refuse it,
+ * since it cannot break COW there without leaving the entry writable.
  *
  * Cases are named <kind>.<set-up>: a kind is a base page, a THP or a 2 MiB
  * hugetlb page; the set-ups are
@@ -67,6 +69,8 @@ enum outcome {
 	E_LEAKED,	/* the other process sees the forced write */
 	E_STORED_OTHER,	/* the other process's store succeeded */
 	E_CHILD,	/* the child died or lost contact */
+	E_REFUSED,	/* the write was refused where it must be accepted */
+	E_ACCEPTED,	/* the write was accepted where it must be refused */
 	NR_OUTCOMES,
 };
 
@@ -83,16 +87,23 @@ static const char *const outcome_text[NR_OUTCOMES] = {
 	[E_STORED_OTHER] =
 		"a plain store of the process that did not write succeeded",
 	[E_CHILD] = "lost the child",
+	[E_REFUSED] = "the forced write was refused; this kind must take it",
+	[E_ACCEPTED] = "the forced write was accepted; this kind must refuse it",
 };
 
 /* A child's exit status: the outcome, and whether its write was refused. */
 #define REFUSED_BIT	0x40
 
+/* Whether the kind of the current case must refuse forced writes. */
+static bool must_refuse;
+
 static sigjmp_buf store_env;
+static int store_sig;	/* the signal the store raised, 0 for none */
 
 static void store_fault(int sig)
 {
-	siglongjmp(store_env, sig);
+	__atomic_store_n(&store_sig, sig, __ATOMIC_RELAXED);
+	siglongjmp(store_env, 1);
 }
 
 /*
@@ -102,20 +113,19 @@ static void store_fault(int sig)
 static int store_signal(char *p)
 {
 	struct sigaction sa, old_segv, old_bus;
-	int sig;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = store_fault;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, &old_segv);
 	sigaction(SIGBUS, &sa, &old_bus);
-	sig = sigsetjmp(store_env, 1);
-	/* The store returns (sig stays 0) only if the mapping is writable. */
-	if (!sig)
+	__atomic_store_n(&store_sig, 0, __ATOMIC_RELAXED);
+	/* The store returns only if the mapping is writable. */
+	if (!sigsetjmp(store_env, 1))
 		__atomic_store_n(p, STORE, __ATOMIC_RELAXED);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	sigaction(SIGBUS, &old_bus, NULL);
-	return sig;
+	return __atomic_load_n(&store_sig, __ATOMIC_RELAXED);
 }
 
 /*
@@ -168,6 +178,8 @@ struct kind {
 	char *(*map)(int prot, size_t *size, const char **why, bool *skip);
 	/* Whether set-ups that write first must see a THP afterwards. */
 	bool thp;
+	/* Whether forced writes must be refused. */
+	bool refuse;
 };
 
 static char *map_base(int prot, size_t *size, const char **why, bool *skip)
@@ -261,9 +273,9 @@ static char *map_hugetlb(int prot, size_t *size, const char **why,
 }
 
 static const struct kind kinds[] = {
-	{ "base_page", map_base, false },
-	{ "thp", map_thp, true },
-	{ "hugetlb", map_hugetlb, false },
+	{ "base_page", map_base, false, false },
+	{ "thp", map_thp, true, false },
+	{ "hugetlb", map_hugetlb, false, true },
 };
 
 /* ---------------------------------------------------------------------- */
@@ -328,13 +340,20 @@ static size_t write_len(void)
 	return pagesize;
 }
 
-/* Say how the forced write went, if it got that far. */
-static void report_write(const char *name, enum outcome o, bool refused)
+/*
+ * Say how the forced write went, if it got that far; an outcome that is
+ * otherwise fine fails if the kind wants the other answer.
+ */
+static enum outcome report_write(const char *name, enum outcome o,
+				 bool refused)
 {
 	if (o != OK && o != E_STORED && o != E_SIGBUS)
-		return;
+		return o;
 	ksft_print_msg("%s: the forced write was %s\n", name,
 		       refused ? "refused" : "accepted");
+	if (o == OK && refused != must_refuse)
+		return refused ? E_REFUSED : E_ACCEPTED;
+	return o;
 }
 
 /* The memory of @r, but for what the forced write put there, is @r->old. */
@@ -353,7 +372,7 @@ static enum outcome one_process(const char *name, struct region *r)
 	bool refused;
 
 	o = force_write(r->mem, write_len(), r->old, &refused);
-	report_write(name, o, refused);
+	o = report_write(name, o, refused);
 	if (o == OK && !rest_unchanged(r, refused))
 		o = E_CHANGED;
 	return o;
@@ -387,7 +406,7 @@ static enum outcome fork_child_writes(const char *name, struct region *r)
 		_exit(o | (refused ? REFUSED_BIT : 0));
 	}
 	o = child_outcome(pid, &refused);
-	report_write(name, o, refused);
+	o = report_write(name, o, refused);
 	/* Nothing of the child's write, and the parent still cannot store. */
 	mine = mmt_all_bytes(r->mem, r->size, r->old) ? OK : E_LEAKED;
 	if (mine == OK && store_signal(r->mem) != SIGSEGV)
@@ -421,7 +440,7 @@ static enum outcome fork_parent_writes(const char *name, struct region *r)
 	}
 	close(go[0]);
 	o = force_write(r->mem, write_len(), r->old, &refused);
-	report_write(name, o, refused);
+	o = report_write(name, o, refused);
 	if (o == OK && !rest_unchanged(r, refused))
 		o = E_CHANGED;
 	if (write(go[1], &b, 1) != 1 && o == OK)
@@ -460,6 +479,7 @@ static void run_case(const struct kind *k, const struct test_case *c)
 	bool ready;
 
 	snprintf(name, sizeof(name), "%s.%s", k->name, c->name);
+	must_refuse = k->refuse;
 	if (c->setup == MPROTECTED)
 		ready = setup_mprotected(k, &r, &res);
 	else
