@@ -110,7 +110,8 @@ static bool pool_limit(unsigned long spare, struct pool *saved,
 	return true;
 }
 
-static void pool_restore(const struct pool *saved)
+/* Put the pool back as it was; failing to is the case's failure. */
+static void pool_restore(const struct pool *saved, struct mmt_verdict *v)
 {
 	unsigned long nr = 0;
 
@@ -119,8 +120,8 @@ static void pool_restore(const struct pool *saved)
 	if (!pool_write("nr_hugepages", saved->nr) ||
 	    !pool_write("nr_overcommit_hugepages", saved->overcommit) ||
 	    !pool_read("nr_hugepages", &nr) || nr != saved->nr)
-		ksft_print_msg("could not restore the huge page pool: %lu pages, not %lu\n",
-			       nr, saved->nr);
+		mmt_fail(v, "could not restore the huge page pool: %lu pages, not %lu",
+			 nr, saved->nr);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -365,11 +366,11 @@ static void run_case(const struct test_case *c, struct mmt_verdict *v)
 		close(child.cmd);
 		close(child.ack);
 		waitpid(child.pid, NULL, 0);
-		pool_restore(&saved);
+		pool_restore(&saved, v);
 		goto out;
 	}
 	sig = child_write(&child, v);
-	pool_restore(&saved);
+	pool_restore(&saved, v);
 	judge(c, sig, fds[0], v);
 out:
 	close(fds[0]);

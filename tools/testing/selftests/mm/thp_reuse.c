@@ -187,12 +187,17 @@ static bool move_thp(void)
 static void *migrator_main(void *arg)
 {
 	while (!GET(stopping)) {
+		/*
+		 * Busy before looking at migrating, both sequentially
+		 * consistent: migration_stop() either sees busy and waits,
+		 * or this sees migrating cleared and does not move.
+		 */
+		SET(busy, true);
 		if (!GET(migrating)) {
 			SET(busy, false);
 			sched_yield();
 			continue;
 		}
-		SET(busy, true);
 		if (!move_thp())
 			SET(move_errors, GET(move_errors) + 1);
 		SET(moves, GET(moves) + 1);
