@@ -208,10 +208,10 @@ static void aek_page_flag_hugetlb_head(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, test_bit(PG_anon_exclusive,
 					  &page[2].flags));
 	KUNIT_EXPECT_TRUE(test, PageAnonExclusive(page + 3));
-	KUNIT_EXPECT_FALSE(test, gup_must_unshare(FOLL_PIN, page + 3));
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(NULL, FOLL_PIN, page + 3));
 	ClearPageAnonExclusive(page + 1);
 	KUNIT_EXPECT_FALSE(test, PageAnonExclusive(page));
-	KUNIT_EXPECT_TRUE(test, gup_must_unshare(FOLL_PIN, page + 3));
+	KUNIT_EXPECT_TRUE(test, gup_must_unshare(NULL, FOLL_PIN, page + 3));
 	set_compound_page_dtor(page, COMPOUND_PAGE_DTOR);
 	aek_put_anon_page(page, 2);
 }
@@ -333,22 +333,40 @@ static void aek_try_dup_not_cow(struct kunit *test)
 
 static void aek_gup_must_unshare(struct kunit *test)
 {
+	struct vm_area_struct cow = { .vm_flags = VM_READ | VM_MAYWRITE };
+	struct vm_area_struct shared = {
+		.vm_flags = VM_READ | VM_SHARED | VM_MAYSHARE | VM_MAYWRITE,
+	};
+	const unsigned int ro_longterm = FOLL_PIN | FOLL_LONGTERM;
 	struct page *page = aek_anon_page(test, 0);
 	struct page *file_page = alloc_page(GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file_page);
 	/* A read-only pin of a possibly shared anonymous page unshares. */
-	KUNIT_EXPECT_TRUE(test, gup_must_unshare(FOLL_PIN, page));
-	KUNIT_EXPECT_TRUE(test, gup_must_unshare(FOLL_PIN | FOLL_LONGTERM,
-						 page));
-	/* Not a write pin, not a plain reference, not another page. */
-	KUNIT_EXPECT_FALSE(test, gup_must_unshare(FOLL_PIN | FOLL_WRITE,
+	KUNIT_EXPECT_TRUE(test, gup_must_unshare(&cow, FOLL_PIN, page));
+	KUNIT_EXPECT_TRUE(test, gup_must_unshare(NULL, ro_longterm, page));
+	/* Not a write pin, not a plain reference. */
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(NULL, FOLL_PIN | FOLL_WRITE,
 						  page));
-	KUNIT_EXPECT_FALSE(test, gup_must_unshare(FOLL_GET, page));
-	KUNIT_EXPECT_FALSE(test, gup_must_unshare(FOLL_PIN, file_page));
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(NULL, FOLL_GET, page));
+	/*
+	 * Another page: only a long-term read-only pin in a COW mapping
+	 * unshares it, and GUP-fast (no vma) leaves that to the slow path.
+	 */
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(&cow, FOLL_PIN, file_page));
+	KUNIT_EXPECT_TRUE(test, gup_must_unshare(&cow, ro_longterm,
+						 file_page));
+	KUNIT_EXPECT_TRUE(test, gup_must_unshare(NULL, ro_longterm,
+						 file_page));
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(&shared, ro_longterm,
+						  file_page));
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(&cow,
+						  ro_longterm | FOLL_WRITE,
+						  file_page));
 	/* Not an exclusive one. */
 	SetPageAnonExclusive(page);
-	KUNIT_EXPECT_FALSE(test, gup_must_unshare(FOLL_PIN, page));
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(NULL, FOLL_PIN, page));
+	KUNIT_EXPECT_FALSE(test, gup_must_unshare(&cow, ro_longterm, page));
 	__free_page(file_page);
 	aek_put_anon_page(page, 0);
 }
