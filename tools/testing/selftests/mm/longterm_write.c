@@ -282,8 +282,8 @@ static void run_case(const struct kind *k, enum pin_way how)
 		mmt_skip(&v, "io_uring_setup: %s", strerror(-err));
 	} else if (k->refused) {
 		if (err != EFAULT)
-			mmt_fail(&v, "the pin %s, expected EFAULT",
-				 err ? strerror(err) : "succeeded");
+			mmt_fail(&v, "%s, expected EFAULT",
+				 err ? strerror(err) : "the pin succeeded");
 	} else if (err) {
 		mmt_fail(&v, "the pin failed: %s", strerror(err));
 	} else {
