@@ -371,6 +371,38 @@ static void aek_gup_must_unshare(struct kunit *test)
 	aek_put_anon_page(page, 0);
 }
 
+static void aek_gup_can_force_write(struct kunit *test)
+{
+	struct vm_area_struct ro = { .vm_flags = VM_READ | VM_MAYWRITE };
+	struct vm_area_struct rw = {
+		.vm_flags = VM_READ | VM_WRITE | VM_MAYWRITE,
+	};
+	struct vm_area_struct shared = {
+		.vm_flags = VM_READ | VM_SHARED | VM_MAYSHARE | VM_MAYWRITE,
+	};
+	struct vm_area_struct never = { .vm_flags = VM_READ };
+	struct page *page = aek_anon_page(test, 0);
+	struct page *file_page = alloc_page(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, file_page);
+	/* Not exclusive (yet): the write must fault to break COW. */
+	KUNIT_EXPECT_FALSE(test, gup_can_force_write(&ro, page, false));
+	SetPageAnonExclusive(page);
+	/* This mm's own page in a read-only private mapping. */
+	KUNIT_EXPECT_TRUE(test, gup_can_force_write(&ro, page, false));
+	/* Unless soft-dirty or uffd-wp tracking wants the fault. */
+	KUNIT_EXPECT_FALSE(test, gup_can_force_write(&ro, page, true));
+	/* Writable, shared or never-writable mappings: no forced write. */
+	KUNIT_EXPECT_FALSE(test, gup_can_force_write(&rw, page, false));
+	KUNIT_EXPECT_FALSE(test, gup_can_force_write(&shared, page, false));
+	KUNIT_EXPECT_FALSE(test, gup_can_force_write(&never, page, false));
+	/* Nor to a page that is not anonymous, or to no page at all. */
+	KUNIT_EXPECT_FALSE(test, gup_can_force_write(&ro, file_page, false));
+	KUNIT_EXPECT_FALSE(test, gup_can_force_write(&ro, NULL, false));
+	__free_page(file_page);
+	aek_put_anon_page(page, 0);
+}
+
 static struct kunit_case aek_entry_cases[] = {
 	KUNIT_CASE(aek_swp_pte_exclusive),
 	KUNIT_CASE(aek_swp_pte_other_bits),
@@ -386,6 +418,7 @@ static struct kunit_case aek_entry_cases[] = {
 	KUNIT_CASE(aek_try_share),
 	KUNIT_CASE(aek_try_share_thp),
 	KUNIT_CASE(aek_gup_must_unshare),
+	KUNIT_CASE(aek_gup_can_force_write),
 	{}
 };
 
