@@ -71,7 +71,7 @@ series: tree
 
 ## series-check  git am out/series onto a fresh base, checkpatch (BISECT=1 builds)
 series-check: series
-	@BISECT='$(BISECT)' $(S)/series.sh check
+	@BISECT='$(BISECT)' BISECT_FROM='$(BISECT_FROM)' $(S)/series.sh check
 
 ## configs       build out/series in every config of the compile matrix
 ##               (M=name,... selects); fail on errors and new warnings

@@ -202,6 +202,8 @@ PY
 	commits=$(git -C "$wt" rev-list --reverse base..HEAD)
 	for c in $commits; do
 		i=$((i + 1))
+		# BISECT_FROM=N starts at prefix N (the ones before built).
+		[ "$i" -ge "${BISECT_FROM:-1}" ] || continue
 		git -C "$wt" checkout -q --detach "$c"
 		t0=$SECONDS
 		configure_kernel "$wt" "$obj" "$ROOT"/configs/matrix/mm.config
