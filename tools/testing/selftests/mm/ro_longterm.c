@@ -16,6 +16,8 @@
  *   anon_huge_zero   a PMD-aligned THP range read first: the huge zero page
  *   memfd_private    a memfd with data, mapped MAP_PRIVATE and read
  *   hugetlb_private  a hugetlb memfd with data, mapped MAP_PRIVATE, read
+ *   tmpfs_thp_private  a file of a huge=always tmpfs, mapped MAP_PRIVATE
+ *                    and read, so that a PMD maps its THP
  *   memfd_shared     control: a memfd mapped MAP_SHARED, where the pin must
  *                    keep the page-cache page and see the write through it
  */
@@ -29,6 +31,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include "../../../../mm/gup_test.h"
 #include "mm_util.h"
 
@@ -56,6 +59,7 @@ struct region {
 	size_t size;
 	int fd;		/* -1 for anonymous memory */
 	char old;	/* what the memory reads before the write */
+	char *mnt;	/* a tmpfs mounted for the case, or NULL */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -205,6 +209,76 @@ static void setup_memfd_shared(struct region *r, struct mmt_verdict *v)
 	setup_memfd(r, 0, 4 * pagesize, true, v);
 }
 
+static const char mnt_template[] = "/tmp/ro_longterm.XXXXXX";
+
+/*
+ * A THP of a tmpfs mounted with huge=always, mapped privately by a PMD:
+ * unsharing it must go to the PTE level and copy there, not map the same
+ * THP by a PMD again.
+ */
+static void setup_tmpfs_thp_private(struct region *r, struct mmt_verdict *v)
+{
+	size_t size = thp_pmd_size();
+	char path[64], *buf, *area;
+
+	if (!size) {
+		mmt_skip(v, "THP is not available");
+		return;
+	}
+	strcpy(path, mnt_template);
+	if (!mkdtemp(path)) {
+		mmt_fail(v, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	r->mnt = strdup(path);
+	if (!r->mnt || mount("tmpfs", r->mnt, "tmpfs", 0, "huge=always")) {
+		mmt_skip(v, "cannot mount a huge=always tmpfs: %s",
+			 strerror(errno));
+		if (r->mnt)
+			rmdir(r->mnt);
+		free(r->mnt);
+		r->mnt = NULL;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/file", r->mnt);
+	r->fd = open(path, O_RDWR | O_CREAT, 0600);
+	buf = malloc(size);
+	if (r->fd < 0 || !buf) {
+		mmt_fail(v, "cannot create %s", path);
+		free(buf);
+		return;
+	}
+	memset(buf, OLD, size);
+	if (pwrite(r->fd, buf, size, 0) != (ssize_t)size) {
+		mmt_fail(v, "write: %s", strerror(errno));
+		free(buf);
+		return;
+	}
+	free(buf);
+	/* A PMD-aligned address, so that the THP can be mapped whole. */
+	area = mmap_aligned(size, size);
+	if (!area) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return;
+	}
+	r->mem = mmap(area, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_FIXED, r->fd, 0);
+	if (r->mem == MAP_FAILED) {
+		r->mem = NULL;
+		munmap(area, size);
+		mmt_fail(v, "mmap of the file: %s", strerror(errno));
+		return;
+	}
+	r->size = size;
+	r->old = OLD;
+	if (!read_all(r->mem, size, OLD)) {
+		mmt_fail(v, "the mapping does not show the file's data");
+		return;
+	}
+	if (smaps_kb(r->mem, "FilePmdMapped") <= 0)
+		mmt_skip(v, "the file's THP is not mapped by a PMD");
+}
+
 struct kind {
 	const char *name;
 	void (*setup)(struct region *r, struct mmt_verdict *v);
@@ -217,6 +291,7 @@ static const struct kind kinds[] = {
 	{ "anon_huge_zero", setup_anon_huge_zero, false },
 	{ "memfd_private", setup_memfd_private, false },
 	{ "hugetlb_private", setup_hugetlb_private, false },
+	{ "tmpfs_thp_private", setup_tmpfs_thp_private, false },
 	{ "memfd_shared", setup_memfd_shared, true },
 };
 
@@ -322,6 +397,12 @@ static void run_case(const struct kind *k, bool fast)
 		munmap(r.mem, r.size);
 	if (r.fd >= 0)
 		close(r.fd);
+	if (r.mnt) {
+		if (umount(r.mnt) || rmdir(r.mnt))
+			mmt_fail(&v, "cannot remove the tmpfs at %s: %s",
+				 r.mnt, strerror(errno));
+		free(r.mnt);
+	}
 	mmt_report(name, v.res, NULL, "%s", v.why);
 }
 
