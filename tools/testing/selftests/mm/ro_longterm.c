@@ -275,7 +275,7 @@ static void setup_tmpfs_thp_private(struct region *r, struct mmt_verdict *v)
 		mmt_fail(v, "the mapping does not show the file's data");
 		return;
 	}
-	if (smaps_kb(r->mem, "FilePmdMapped") <= 0)
+	if (smaps_kb(r->mem, "ShmemPmdMapped") <= 0)
 		mmt_skip(v, "the file's THP is not mapped by a PMD");
 }
 
