@@ -147,6 +147,20 @@ static void setup_anon_huge_zero(struct region *r, struct mmt_verdict *v)
 		mmt_skip(v, "a read did not map the huge zero page");
 }
 
+/*
+ * A set-up step failed: for a hugetlb memfd that means no huge page could
+ * be had (a skip), for any other memfd it is a failure.
+ */
+static void memfd_step_failed(struct mmt_verdict *v, unsigned int mfd_flags,
+			      const char *step)
+{
+	if (mfd_flags & MFD_HUGETLB)
+		mmt_skip(v, "%s: no 2 MiB hugetlb page: %s", step,
+			 strerror(errno));
+	else
+		mmt_fail(v, "%s: %s", step, strerror(errno));
+}
+
 /* A memfd of @size bytes of OLD, mapped with @shared or privately. */
 static void setup_memfd(struct region *r, unsigned int mfd_flags,
 			size_t size, bool shared, struct mmt_verdict *v)
@@ -155,10 +169,7 @@ static void setup_memfd(struct region *r, unsigned int mfd_flags,
 
 	r->fd = memfd_create("ro_longterm", mfd_flags);
 	if (r->fd < 0) {
-		if (mfd_flags & MFD_HUGETLB)
-			mmt_skip(v, "no hugetlb memfd: %s", strerror(errno));
-		else
-			mmt_fail(v, "memfd_create: %s", strerror(errno));
+		memfd_step_failed(v, mfd_flags, "memfd_create");
 		return;
 	}
 	if (ftruncate(r->fd, size)) {
@@ -168,11 +179,7 @@ static void setup_memfd(struct region *r, unsigned int mfd_flags,
 	/* hugetlbfs has no write(): fill the file through a shared map. */
 	fill = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (fill == MAP_FAILED) {
-		if (mfd_flags & MFD_HUGETLB)
-			mmt_skip(v, "no free 2 MiB hugetlb page: %s",
-				 strerror(errno));
-		else
-			mmt_fail(v, "mmap: %s", strerror(errno));
+		memfd_step_failed(v, mfd_flags, "mmap");
 		return;
 	}
 	memset(fill, OLD, size);
@@ -183,11 +190,7 @@ static void setup_memfd(struct region *r, unsigned int mfd_flags,
 		      shared ? MAP_SHARED : MAP_PRIVATE, r->fd, 0);
 	if (r->mem == MAP_FAILED) {
 		r->mem = NULL;
-		if (mfd_flags & MFD_HUGETLB)
-			mmt_skip(v, "no free 2 MiB hugetlb page: %s",
-				 strerror(errno));
-		else
-			mmt_fail(v, "mmap: %s", strerror(errno));
+		memfd_step_failed(v, mfd_flags, "mmap");
 		return;
 	}
 	if (!read_all(r->mem, size, OLD))
