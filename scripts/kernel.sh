@@ -6,6 +6,7 @@
 
 FRAGS="$ROOT/configs/base.config $ROOT/configs/test.config"
 [ "$PROFILE" = test ] || FRAGS="$FRAGS $ROOT/configs/$PROFILE.config"
+[ -z "${VANILLA:-}" ] || FRAGS="$FRAGS $ROOT/configs/vanilla.config"
 for f in $FRAGS; do [ -f "$f" ] || die "no config fragment $f"; done
 
 KMAKE=(make -C "$KSRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")

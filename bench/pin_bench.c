@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cost of GUP-fast on memory the process owns: get_user_pages_fast() and
+ * pin_user_pages_fast(), read-only and read-write, of 256 MiB, through the
+ * kernel's GUP benchmark ioctls.
+ *
+ * Reference kernel: vanilla
+ *
+ * The series has /sys/kernel/debug/gup_test; the vanilla kernel has the
+ * older /sys/kernel/debug/gup_benchmark (CONFIG_GUP_BENCHMARK), whose fast
+ * ioctls run the same calls under other numbers.  Both time the get/pin
+ * loop in the kernel and report it in microseconds; that loop is the
+ * figure (the release is not counted).  One call covers 512 pages.
+ *
+ * Cases (256 MiB of base pages, MADV_NOHUGEPAGE):
+ *   gup_fast_ro_anon   get_user_pages_fast() of exclusive anonymous memory
+ *   gup_fast_rw_anon   the same with FOLL_WRITE
+ *   pin_fast_ro_anon   pin_user_pages_fast() of exclusive anonymous memory
+ *   pin_fast_rw_anon   the same with FOLL_WRITE
+ *   pin_fast_ro_file   pin_user_pages_fast() of a MAP_PRIVATE mapping of a
+ *                      memfd whose pages the process has read: the pins
+ *                      take the page-cache pages
+ *   pin_fast_rw_file   the same with FOLL_WRITE on a fresh mapping each run:
+ *                      every page is copied (GUP-fast finds only read-only
+ *                      entries and the slow path breaks COW)
+ * "Exclusive anonymous" memory was written by this process and never shared.
+ * After each run the case checks that every page was got or pinned.
+ *
+ * Each case runs RUNS times; under QEMU -icount shift=0,sleep=off guest time
+ * counts executed instructions (1 ns each).  Output lines: "bench <case>
+ * <figure> <value>" with pages, median_ns, ns_per_page and spread_pct.
+ * Arguments, if any, name the cases to run.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include "mm_util.h"
+
+#define RUNS		9
+#define PIN_SIZE	(256UL << 20)
+#define PER_CALL	512
+#define PMD_ALIGN	(2UL << 20)
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* The series' gup_test (mm/gup_test.h). */
+struct gup_test_arg {
+	__u64 get_delta_usec;
+	__u64 put_delta_usec;
+	__u64 addr;
+	__u64 size;
+	__u32 nr_pages_per_call;
+	__u32 gup_flags;
+	__u32 test_flags;
+	__u32 which_pages[8];
+};
+
+#define GT_GUP_FAST	_IOWR('g', 1, struct gup_test_arg)
+#define GT_PIN_FAST	_IOWR('g', 2, struct gup_test_arg)
+
+/* The vanilla kernel's gup_benchmark (mm/gup_benchmark.c in 5.10). */
+struct gup_benchmark_arg {
+	__u64 get_delta_usec;
+	__u64 put_delta_usec;
+	__u64 addr;
+	__u64 size;
+	__u32 nr_pages_per_call;
+	__u32 flags;
+	__u64 expansion[10];
+};
+
+#define GB_GUP_FAST	_IOWR('g', 1, struct gup_benchmark_arg)
+#define GB_PIN_FAST	_IOWR('g', 3, struct gup_benchmark_arg)
+
+#define GUP_FLAG_WRITE	0x1	/* FOLL_WRITE in both interfaces */
+
+struct bench_case {
+	const char *name;
+	bool pin;
+	bool write;
+	bool file;
+};
+
+static int dev = -1;
+static bool old_iface;	/* gup_benchmark rather than gup_test */
+
+static int open_dev(void)
+{
+	dev = open("/sys/kernel/debug/gup_test", O_RDWR);
+	if (dev >= 0)
+		return 0;
+	dev = open("/sys/kernel/debug/gup_benchmark", O_RDWR);
+	if (dev >= 0) {
+		old_iface = true;
+		return 0;
+	}
+	printf("# neither gup_test nor gup_benchmark: %s\n", strerror(errno));
+	return -1;
+}
+
+/*
+ * One get/pin pass over [mem, mem + size); *usec is the kernel's time for
+ * it, *done the bytes it covered.
+ */
+static int gup_pass(const struct bench_case *c, char *mem, size_t size,
+		    uint64_t *usec, uint64_t *done)
+{
+	__u32 flags = c->write ? GUP_FLAG_WRITE : 0;
+
+	if (old_iface) {
+		struct gup_benchmark_arg a = {
+			.addr = (uintptr_t)mem, .size = size,
+			.nr_pages_per_call = PER_CALL, .flags = flags,
+		};
+
+		if (ioctl(dev, c->pin ? GB_PIN_FAST : GB_GUP_FAST, &a))
+			return -1;
+		*usec = a.get_delta_usec;
+		*done = a.size;
+	} else {
+		struct gup_test_arg a = {
+			.addr = (uintptr_t)mem, .size = size,
+			.nr_pages_per_call = PER_CALL, .gup_flags = flags,
+		};
+
+		if (ioctl(dev, c->pin ? GT_PIN_FAST : GT_GUP_FAST, &a))
+			return -1;
+		*usec = a.get_delta_usec;
+		*done = a.size;
+	}
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, uint64_t *ns, size_t pages)
+{
+	uint64_t med;
+	int r;
+
+	printf("# %s runs_ns:", name);
+	for (r = 0; r < RUNS; r++)
+		printf(" %llu", (unsigned long long)ns[r]);
+	printf("\n");
+	qsort(ns, RUNS, sizeof(ns[0]), cmp_u64);
+	med = ns[RUNS / 2];
+	printf("bench %s pages %zu\n", name, pages);
+	printf("bench %s median_ns %llu\n", name, (unsigned long long)med);
+	printf("bench %s ns_per_page %.1f\n", name, (double)med / pages);
+	printf("bench %s spread_pct %.3f\n", name,
+	       med ? (ns[RUNS - 1] - ns[0]) * 100.0 / med : 0.0);
+	fflush(stdout);
+}
+
+/* What touch_pages() read, kept so that the reads cannot be left out. */
+unsigned int read_sum;
+
+static void touch_pages(char *mem, size_t size, bool write)
+{
+	unsigned int sum = 0;
+	size_t off;
+
+	for (off = 0; off < size; off += pagesize) {
+		if (write)
+			mem[off] = 1;
+		else
+			sum += mem[off];
+	}
+	read_sum += sum;
+}
+
+/* A memfd of @size whose every page holds data. */
+static int make_memfd(size_t size)
+{
+	int fd = syscall(SYS_memfd_create, "pin_bench", 0);
+	char *p;
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, size))
+		goto err;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto err;
+	touch_pages(p, size, true);
+	munmap(p, size);
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+/*
+ * The memory of one run: the anonymous mapping is made once and kept; a
+ * file case maps the memfd afresh each run and reads every page, so that
+ * GUP-fast finds every entry present.
+ */
+static char *run_mapping(const struct bench_case *c, int fd, char *anon)
+{
+	char *mem;
+
+	if (!c->file)
+		return anon;
+	mem = mmap(NULL, PIN_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	touch_pages(mem, PIN_SIZE, false);
+	return mem;
+}
+
+static int run_case(const struct bench_case *c)
+{
+	size_t pages = PIN_SIZE / pagesize;
+	uint64_t ns[RUNS], usec, done;
+	char *anon = NULL, *mem;
+	int r, fd = -1, ret = -1;
+
+	if (c->file) {
+		fd = make_memfd(PIN_SIZE);
+		if (fd < 0) {
+			printf("# %s: memfd: %s\n", c->name, strerror(errno));
+			return -1;
+		}
+	} else {
+		anon = mmap_aligned(PIN_SIZE, PMD_ALIGN);
+		if (!anon || madvise(anon, PIN_SIZE, MADV_NOHUGEPAGE)) {
+			printf("# %s: mmap: %s\n", c->name, strerror(errno));
+			return -1;
+		}
+		touch_pages(anon, PIN_SIZE, true);
+	}
+	for (r = 0; r < RUNS; r++) {
+		mem = run_mapping(c, fd, anon);
+		if (!mem) {
+			printf("# %s: mmap: %s\n", c->name, strerror(errno));
+			goto out;
+		}
+		if (gup_pass(c, mem, PIN_SIZE, &usec, &done)) {
+			printf("# %s: ioctl: %s\n", c->name, strerror(errno));
+			goto out;
+		}
+		if (c->file)
+			munmap(mem, PIN_SIZE);
+		if (done != PIN_SIZE) {
+			printf("# %s: %llu of %lu bytes got\n", c->name,
+			       (unsigned long long)done, PIN_SIZE);
+			goto out;
+		}
+		ns[r] = usec * 1000;
+	}
+	report(c->name, ns, pages);
+	ret = 0;
+out:
+	if (anon)
+		munmap(anon, PIN_SIZE);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static const struct bench_case cases[] = {
+	{ "gup_fast_ro_anon", false, false, false },
+	{ "gup_fast_rw_anon", false, true, false },
+	{ "pin_fast_ro_anon", true, false, false },
+	{ "pin_fast_rw_anon", true, true, false },
+	{ "pin_fast_ro_file", true, false, true },
+	{ "pin_fast_rw_file", true, true, true },
+};
+
+static bool wanted(const char *name, int argc, char **argv)
+{
+	int i;
+
+	if (argc < 2)
+		return true;
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	cpu_set_t cpu;
+	size_t i;
+	int ret = 0;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	if (sched_setaffinity(0, sizeof(cpu), &cpu)) {
+		printf("# sched_setaffinity: %s\n", strerror(errno));
+		return 1;
+	}
+	if (open_dev())
+		return 1;
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		if (wanted(cases[i].name, argc, argv) && run_case(&cases[i]))
+			ret = 1;
+	return ret;
+}

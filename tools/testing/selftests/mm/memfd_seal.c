@@ -1,0 +1,943 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memfd seals that hold: the exec seal and the exec policy, and udmabuf,
+ * which must not wrap a memfd sealed against writes.
+ *
+ * udmabuf.*   UDMABUF_CREATE refuses memfds sealed with F_SEAL_WRITE or
+ *             F_SEAL_FUTURE_WRITE; a udmabuf's page references make
+ *             F_SEAL_WRITE fail until it is closed; a race of the two
+ *             never lets both succeed
+ * pin.*       F_SEAL_WRITE waits for write pins of the memfd's pages, not
+ *             for read-only long-term pins through a private mapping,
+ *             which hold the process's own copy
+ * exec.*      MFD_NOEXEC_SEAL, MFD_EXEC and F_SEAL_EXEC on shmem and
+ *             hugetlb memfds: mode, seals, chmod, implied write seals and
+ *             their checks against writable mappings and pins
+ * sysctl.*    vm.memfd_noexec: values, range, privilege, and nesting in
+ *             pid namespaces
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/udmabuf.h>
+#include "../../../../mm/gup_test.h"
+#include "mm_util.h"
+
+/* The uapi values, for C libraries that predate them. */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE	0x0010
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC		0x0020
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB		0x0004U
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL		0x0008U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC		0x0010U
+#endif
+
+#define WRITE_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | \
+			 F_SEAL_FUTURE_WRITE)
+#define SYSCTL		"/proc/sys/vm/memfd_noexec"
+#define HUGETLB_SIZE	(2UL << 20)
+#define RACE_ROUNDS	400
+#define RACE_PAGES	64
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* What the tests read, kept so that the reads cannot be left out. */
+unsigned int read_sum;
+
+static int memfd(unsigned int flags)
+{
+	return syscall(SYS_memfd_create, "memfd_seal", flags);
+}
+
+static int seals_of(int fd)
+{
+	return fcntl(fd, F_GET_SEALS);
+}
+
+/* 0 or the errno of F_ADD_SEALS. */
+static int add_seals(int fd, int seals)
+{
+	return fcntl(fd, F_ADD_SEALS, seals) ? errno : 0;
+}
+
+static const char *err_name(int err)
+{
+	return err ? strerror(err) : "success";
+}
+
+/* One memory type of the exec cases. */
+struct mtype {
+	const char *name;
+	unsigned int flags;
+	size_t size;
+};
+
+static const struct mtype mtypes[] = {
+	{ "shmem", 0, 0 },
+	{ "hugetlb", MFD_HUGETLB, HUGETLB_SIZE },
+};
+
+/*
+ * A memfd of @t with @flags, sized one page of its kind; -1 with the
+ * verdict set if it cannot be made.
+ */
+static int make(const struct mtype *t, unsigned int flags,
+		struct mmt_verdict *v)
+{
+	size_t size = t->size ? t->size : pagesize;
+	int fd = memfd(t->flags | flags);
+
+	if (fd < 0) {
+		if (t->flags & MFD_HUGETLB)
+			mmt_skip(v, "no hugetlb memfd: %s", strerror(errno));
+		else
+			mmt_fail(v, "memfd_create(%#x): %s", flags,
+				 strerror(errno));
+		return -1;
+	}
+	if (ftruncate(fd, size)) {
+		mmt_fail(v, "ftruncate: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static unsigned int mode_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? ~0U : st.st_mode & 07777;
+}
+
+static void expect_seals(int fd, int want, struct mmt_verdict *v)
+{
+	int got = seals_of(fd);
+
+	if (got != want)
+		mmt_fail(v, "seals %#x, expected %#x", got, want);
+}
+
+static void expect_chmod(int fd, unsigned int mode, int want,
+			 struct mmt_verdict *v)
+{
+	int err = fchmod(fd, mode) ? errno : 0;
+
+	if (err != want)
+		mmt_fail(v, "chmod %04o: %s, expected %s", mode, err_name(err),
+			 err_name(want));
+}
+
+/* ---------------------------------------------------------------------- */
+/* exec */
+
+/* MFD_NOEXEC_SEAL: no execute bits, F_SEAL_EXEC, sealing allowed. */
+static void exec_noexec_seal(const struct mtype *t, struct mmt_verdict *v)
+{
+	int fd = make(t, MFD_NOEXEC_SEAL, v);
+	int err;
+
+	if (fd < 0)
+		return;
+	if (mode_of(fd) & 0111)
+		mmt_fail(v, "mode %04o has execute bits", mode_of(fd));
+	expect_seals(fd, F_SEAL_EXEC, v);
+	expect_chmod(fd, 0777, EPERM, v);
+	expect_chmod(fd, 0766, EPERM, v);
+	/* The other bits stay free. */
+	expect_chmod(fd, 0600, 0, v);
+	err = add_seals(fd, F_SEAL_SHRINK);
+	if (err)
+		mmt_fail(v, "F_SEAL_SHRINK: %s", strerror(err));
+	close(fd);
+}
+
+/* MFD_EXEC: executable, and no sealing without MFD_ALLOW_SEALING. */
+static void exec_exec(const struct mtype *t, struct mmt_verdict *v)
+{
+	int fd = make(t, MFD_EXEC, v);
+
+	if (fd < 0)
+		return;
+	if ((mode_of(fd) & 0111) != 0111)
+		mmt_fail(v, "mode %04o lacks execute bits", mode_of(fd));
+	expect_seals(fd, F_SEAL_SEAL, v);
+	if (add_seals(fd, F_SEAL_EXEC) != EPERM)
+		mmt_fail(v, "F_SEAL_EXEC on an unsealable memfd was not refused");
+	close(fd);
+}
+
+/* F_SEAL_EXEC on an executable memfd seals its contents too. */
+static void exec_implies_write(const struct mtype *t, struct mmt_verdict *v)
+{
+	int fd = make(t, MFD_EXEC | MFD_ALLOW_SEALING, v);
+	char c = 1;
+	int err;
+
+	if (fd < 0)
+		return;
+	err = add_seals(fd, F_SEAL_EXEC);
+	if (err) {
+		mmt_fail(v, "F_SEAL_EXEC: %s", strerror(err));
+		goto out;
+	}
+	expect_seals(fd, F_SEAL_EXEC | WRITE_SEALS, v);
+	if (!(t->flags & MFD_HUGETLB) && pwrite(fd, &c, 1, 0) != -1)
+		mmt_fail(v, "write() to the sealed memfd succeeded");
+	if (mmap(NULL, t->size ? t->size : pagesize, PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, 0) != MAP_FAILED)
+		mmt_fail(v, "a writable shared mapping of the sealed memfd");
+	expect_chmod(fd, 0666, EPERM, v);
+out:
+	close(fd);
+}
+
+/*
+ * The implied write seals are checked like F_SEAL_WRITE itself: while a
+ * writable shared mapping exists the exec seal fails with EBUSY and adds
+ * nothing.
+ */
+static void exec_mapped(const struct mtype *t, struct mmt_verdict *v)
+{
+	int fd = make(t, MFD_EXEC | MFD_ALLOW_SEALING, v);
+	size_t size = t->size ? t->size : pagesize;
+	char *p;
+	int err;
+
+	if (fd < 0)
+		return;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	p[0] = 1;
+	err = add_seals(fd, F_SEAL_EXEC);
+	if (err != EBUSY)
+		mmt_fail(v, "F_SEAL_EXEC with a writable mapping: %s, expected EBUSY",
+			 err_name(err));
+	expect_seals(fd, 0, v);
+	munmap(p, size);
+	err = add_seals(fd, F_SEAL_EXEC);
+	if (err)
+		mmt_fail(v, "F_SEAL_EXEC after munmap: %s", strerror(err));
+	expect_seals(fd, F_SEAL_EXEC | WRITE_SEALS, v);
+out:
+	close(fd);
+}
+
+/* ... and while a page is pinned, through a mapping since gone. */
+static void exec_pinned(const struct mtype *t, struct mmt_verdict *v)
+{
+	int fd = make(t, MFD_EXEC | MFD_ALLOW_SEALING, v);
+	size_t size = t->size ? t->size : pagesize;
+	struct pin_longterm_test pin = { .size = size };
+	int gup, err;
+	char *p;
+
+	if (fd < 0)
+		return;
+	gup = gup_test_open();
+	if (gup < 0) {
+		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+		goto out;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		goto out_gup;
+	}
+	p[0] = 1;
+	pin.addr = (uintptr_t)p;
+	if (ioctl(gup, PIN_LONGTERM_TEST_START, &pin)) {
+		mmt_fail(v, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+		munmap(p, size);
+		goto out_gup;
+	}
+	munmap(p, size);
+	err = add_seals(fd, F_SEAL_EXEC);
+	if (err != EBUSY)
+		mmt_fail(v, "F_SEAL_EXEC with a pinned page: %s, expected EBUSY",
+			 err_name(err));
+	expect_seals(fd, 0, v);
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+	err = add_seals(fd, F_SEAL_EXEC);
+	if (err)
+		mmt_fail(v, "F_SEAL_EXEC after the unpin: %s", strerror(err));
+out_gup:
+	close(gup);
+out:
+	close(fd);
+}
+
+/* On a memfd without execute bits F_SEAL_EXEC adds only itself. */
+static void exec_nonexec(const struct mtype *t, struct mmt_verdict *v)
+{
+	int fd = make(t, MFD_ALLOW_SEALING, v);
+	int err;
+
+	if (fd < 0)
+		return;
+	expect_chmod(fd, 0666, 0, v);
+	err = add_seals(fd, F_SEAL_EXEC);
+	if (err)
+		mmt_fail(v, "F_SEAL_EXEC: %s", strerror(err));
+	expect_seals(fd, F_SEAL_EXEC, v);
+	expect_chmod(fd, 0676, EPERM, v);
+	expect_chmod(fd, 0644, 0, v);
+	close(fd);
+}
+
+/* Bad input: each gets its errno and changes nothing. */
+static void exec_bad_input(const struct mtype *t, struct mmt_verdict *v)
+{
+	int fd, ro, err;
+	char path[64];
+
+	fd = memfd(t->flags | MFD_EXEC | MFD_NOEXEC_SEAL);
+	if (fd >= 0 || errno != EINVAL) {
+		mmt_fail(v, "MFD_EXEC | MFD_NOEXEC_SEAL: %s, expected EINVAL",
+			 fd >= 0 ? "success" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!(t->flags & MFD_HUGETLB)) {
+		fd = memfd(0x20);
+		if (fd >= 0 || errno != EINVAL) {
+			mmt_fail(v, "unknown flag 0x20: %s, expected EINVAL",
+				 fd >= 0 ? "success" : strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	fd = make(t, MFD_ALLOW_SEALING, v);
+	if (fd < 0)
+		return;
+	err = add_seals(fd, 0x40);
+	if (err != EINVAL)
+		mmt_fail(v, "unknown seal 0x40: %s, expected EINVAL",
+			 err_name(err));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY);
+	if (ro < 0) {
+		mmt_fail(v, "reopen read-only: %s", strerror(errno));
+	} else {
+		err = add_seals(ro, F_SEAL_EXEC);
+		if (err != EPERM)
+			mmt_fail(v, "F_SEAL_EXEC through a read-only fd: %s, expected EPERM",
+				 err_name(err));
+		close(ro);
+	}
+	err = add_seals(fd, F_SEAL_SEAL);
+	if (!err)
+		err = add_seals(fd, F_SEAL_EXEC);
+	if (err != EPERM)
+		mmt_fail(v, "F_SEAL_EXEC after F_SEAL_SEAL: %s, expected EPERM",
+			 err_name(err));
+	expect_seals(fd, F_SEAL_SEAL, v);
+	close(fd);
+}
+
+struct exec_case {
+	const char *name;
+	void (*run)(const struct mtype *t, struct mmt_verdict *v);
+};
+
+static const struct exec_case exec_cases[] = {
+	{ "noexec_seal", exec_noexec_seal },
+	{ "exec", exec_exec },
+	{ "seal_implies_write", exec_implies_write },
+	{ "seal_while_mapped", exec_mapped },
+	{ "seal_while_pinned", exec_pinned },
+	{ "seal_nonexec", exec_nonexec },
+	{ "bad_input", exec_bad_input },
+};
+
+/* ---------------------------------------------------------------------- */
+/* pins */
+
+/*
+ * Map @fd (@shared or private, readable), read it, and take a long-term
+ * pin of it (@write or read-only) through that mapping, which is then
+ * unmapped.  The gup_test fd holding the pin, or -1 with the verdict set.
+ */
+static int pin_through(int fd, size_t size, bool shared, bool write,
+		       struct mmt_verdict *v)
+{
+	struct pin_longterm_test pin = {
+		.size = size,
+		.flags = write ? PIN_LONGTERM_TEST_FLAG_USE_WRITE : 0,
+	};
+	int gup = gup_test_open();
+	char *p;
+
+	if (gup < 0) {
+		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+		return -1;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		close(gup);
+		return -1;
+	}
+	read_sum += p[0];
+	pin.addr = (uintptr_t)p;
+	if (ioctl(gup, PIN_LONGTERM_TEST_START, &pin)) {
+		mmt_fail(v, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+		close(gup);
+		gup = -1;
+	}
+	munmap(p, size);
+	return gup;
+}
+
+/* A write pin of the memfd's pages holds off F_SEAL_WRITE until unpinned. */
+static void pin_shared(const struct mtype *t, struct mmt_verdict *v)
+{
+	size_t size = t->size ? t->size : pagesize;
+	int fd = make(t, MFD_ALLOW_SEALING, v), gup, err;
+
+	if (fd < 0)
+		return;
+	gup = pin_through(fd, size, true, true, v);
+	if (gup < 0)
+		goto out;
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err != EBUSY)
+		mmt_fail(v, "F_SEAL_WRITE with a pinned page: %s, expected EBUSY",
+			 err_name(err));
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+	close(gup);
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err)
+		mmt_fail(v, "F_SEAL_WRITE after the unpin: %s", strerror(err));
+out:
+	close(fd);
+}
+
+/*
+ * A long-term read-only pin through a private mapping holds the process's
+ * own copy, not the memfd's page: it does not hold off F_SEAL_WRITE.
+ */
+static void pin_private_ro(const struct mtype *t, struct mmt_verdict *v)
+{
+	size_t size = t->size ? t->size : pagesize;
+	int fd = make(t, MFD_ALLOW_SEALING, v), gup, err;
+
+	if (fd < 0)
+		return;
+	gup = pin_through(fd, size, false, false, v);
+	if (gup < 0)
+		goto out;
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err)
+		mmt_fail(v, "F_SEAL_WRITE with a private read-only pin: %s",
+			 strerror(err));
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+	close(gup);
+out:
+	close(fd);
+}
+
+static const struct exec_case pin_cases[] = {
+	{ "shared_blocks_write_seal", pin_shared },
+	{ "private_ro_no_block", pin_private_ro },
+};
+
+/* ---------------------------------------------------------------------- */
+/* udmabuf */
+
+static int udmabuf_dev = -1;
+
+/* A shmem memfd of @pages pages, allowed to seal, sealed with @seals. */
+static int udmabuf_memfd(size_t pages, int seals, struct mmt_verdict *v)
+{
+	int fd = memfd(MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, pages * pagesize) ||
+	    (seals && add_seals(fd, seals))) {
+		mmt_fail(v, "memfd set-up: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The dma-buf fd of a udmabuf over @fd, or -errno. */
+static int udmabuf_create(int fd, uint64_t offset, uint64_t size)
+{
+	struct udmabuf_create c = {
+		.memfd = fd, .offset = offset, .size = size,
+	};
+	int buf = ioctl(udmabuf_dev, UDMABUF_CREATE, &c);
+
+	return buf < 0 ? -errno : buf;
+}
+
+static void udmabuf_expect(int fd, uint64_t offset, uint64_t size,
+			   int want, const char *what, struct mmt_verdict *v)
+{
+	int buf = udmabuf_create(fd, offset, size);
+
+	if (buf >= 0) {
+		close(buf);
+		buf = 0;
+	}
+	if (buf != -want)
+		mmt_fail(v, "%s: %s, expected %s", what, err_name(-buf),
+			 err_name(want));
+}
+
+/* A udmabuf of a SHRINK-sealed memfd holds off F_SEAL_WRITE. */
+static void udmabuf_pins(struct mmt_verdict *v)
+{
+	int fd = udmabuf_memfd(2, F_SEAL_SHRINK, v), buf, err;
+
+	if (fd < 0)
+		return;
+	buf = udmabuf_create(fd, 0, 2 * pagesize);
+	if (buf < 0) {
+		mmt_fail(v, "UDMABUF_CREATE: %s", strerror(-buf));
+		goto out;
+	}
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err != EBUSY)
+		mmt_fail(v, "F_SEAL_WRITE with a udmabuf: %s, expected EBUSY",
+			 err_name(err));
+	close(buf);
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err)
+		mmt_fail(v, "F_SEAL_WRITE after closing the udmabuf: %s",
+			 strerror(err));
+out:
+	close(fd);
+}
+
+static void udmabuf_write_sealed(struct mmt_verdict *v)
+{
+	int fd = udmabuf_memfd(1, F_SEAL_SHRINK | F_SEAL_WRITE, v);
+
+	if (fd < 0)
+		return;
+	udmabuf_expect(fd, 0, pagesize, EINVAL, "F_SEAL_WRITE memfd", v);
+	close(fd);
+}
+
+static void udmabuf_future_write_sealed(struct mmt_verdict *v)
+{
+	int fd = udmabuf_memfd(1, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE, v);
+
+	if (fd < 0)
+		return;
+	udmabuf_expect(fd, 0, pagesize, EINVAL, "F_SEAL_FUTURE_WRITE memfd",
+		       v);
+	close(fd);
+}
+
+static void udmabuf_bad_input(struct mmt_verdict *v)
+{
+	int fd = udmabuf_memfd(2, 0, v), hfd, nfd;
+
+	if (fd < 0)
+		return;
+	udmabuf_expect(fd, 0, pagesize, EINVAL, "no F_SEAL_SHRINK", v);
+	if (add_seals(fd, F_SEAL_SHRINK))
+		mmt_fail(v, "F_SEAL_SHRINK: %s", strerror(errno));
+	udmabuf_expect(fd, 1, pagesize, EINVAL, "unaligned offset", v);
+	udmabuf_expect(fd, 0, pagesize + 1, EINVAL, "unaligned size", v);
+	udmabuf_expect(fd, 0, 0, EINVAL, "empty range", v);
+	udmabuf_expect(-1, 0, pagesize, EBADFD, "no fd", v);
+	nfd = open("/dev/null", O_RDWR);
+	if (nfd >= 0) {
+		udmabuf_expect(nfd, 0, pagesize, EBADFD, "not a memfd", v);
+		close(nfd);
+	}
+	hfd = memfd(MFD_HUGETLB | MFD_ALLOW_SEALING);
+	if (hfd >= 0) {
+		if (!ftruncate(hfd, HUGETLB_SIZE) &&
+		    !add_seals(hfd, F_SEAL_SHRINK))
+			udmabuf_expect(hfd, 0, pagesize, EBADFD,
+				       "hugetlb memfd", v);
+		close(hfd);
+	}
+	close(fd);
+}
+
+/* The race: UDMABUF_CREATE against F_ADD_SEALS(F_SEAL_WRITE). */
+struct race {
+	pthread_barrier_t go;
+	int fd;
+	int buf;	/* UDMABUF_CREATE's result */
+	int seal_err;	/* F_ADD_SEALS's result */
+	unsigned int round;
+	unsigned int rounds;
+	bool stop;
+};
+
+static void *race_creator(void *arg)
+{
+	struct race *r = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&r->go);
+		if (r->stop)
+			return NULL;
+		r->buf = udmabuf_create(r->fd, 0, RACE_PAGES * pagesize);
+		pthread_barrier_wait(&r->go);
+	}
+}
+
+static void udmabuf_race(struct mmt_verdict *v)
+{
+	struct race r = { .fd = -1 };
+	unsigned int both = 0, bufs = 0, seals = 0;
+	struct timespec t0, t;
+	pthread_t th;
+
+	pthread_barrier_init(&r.go, NULL, 2);
+	if (pthread_create(&th, NULL, race_creator, &r)) {
+		mmt_fail(v, "pthread_create");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (r.round = 0; r.round < RACE_ROUNDS; r.round++) {
+		r.fd = udmabuf_memfd(RACE_PAGES, F_SEAL_SHRINK, v);
+		if (r.fd < 0)
+			break;
+		pthread_barrier_wait(&r.go);
+		r.seal_err = add_seals(r.fd, F_SEAL_WRITE);
+		pthread_barrier_wait(&r.go);
+		bufs += r.buf >= 0;
+		seals += !r.seal_err;
+		if (r.buf >= 0 && !r.seal_err)
+			both++;
+		if (r.buf >= 0)
+			close(r.buf);
+		close(r.fd);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 20)
+			break;
+	}
+	r.stop = true;
+	pthread_barrier_wait(&r.go);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&r.go);
+	ksft_print_msg("udmabuf race: %u rounds, %u udmabufs, %u seals, %u both\n",
+		       r.round, bufs, seals, both);
+	if (both)
+		mmt_fail(v, "%u rounds made a udmabuf of a write-sealed memfd",
+			 both);
+}
+
+struct plain_case {
+	const char *name;
+	void (*run)(struct mmt_verdict *v);
+};
+
+static const struct plain_case udmabuf_cases[] = {
+	{ "pins_block_write_seal", udmabuf_pins },
+	{ "write_sealed", udmabuf_write_sealed },
+	{ "future_write_sealed", udmabuf_future_write_sealed },
+	{ "bad_input", udmabuf_bad_input },
+	{ "race_with_write_seal", udmabuf_race },
+};
+
+/* ---------------------------------------------------------------------- */
+/* vm.memfd_noexec */
+
+/* The sysctl's value, or -1. */
+static int sysctl_get(void)
+{
+	unsigned long val;
+
+	return sysfs_read_ulong(SYSCTL, &val) ? (int)val : -1;
+}
+
+/* 0 or the errno of writing @text to the sysctl. */
+static int sysctl_put(const char *text)
+{
+	int fd = open(SYSCTL, O_WRONLY), err = 0;
+	ssize_t len = strlen(text);
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, text, len) != len)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static void expect_put(const char *text, int want, struct mmt_verdict *v)
+{
+	int err = sysctl_put(text);
+
+	if (err != want)
+		mmt_fail(v, "write %s: %s, expected %s", text, err_name(err),
+			 err_name(want));
+}
+
+/* What memfd_create(@flags) gives: 'x' executable, 'n' noexec-sealed, errno. */
+static int created(unsigned int flags, char *kind)
+{
+	int fd = memfd(flags), err = 0;
+
+	*kind = '?';
+	if (fd < 0)
+		return errno;
+	if ((mode_of(fd) & 0111) == 0111 && !(seals_of(fd) & F_SEAL_EXEC))
+		*kind = 'x';
+	else if (!(mode_of(fd) & 0111) && (seals_of(fd) & F_SEAL_EXEC))
+		*kind = 'n';
+	close(fd);
+	return err;
+}
+
+static void expect_created(unsigned int flags, int want_err, char want,
+			   struct mmt_verdict *v)
+{
+	char kind;
+	int err = created(flags, &kind);
+
+	if (err != want_err || (!err && kind != want))
+		mmt_fail(v, "memfd_create(%#x) at vm.memfd_noexec=%d: %s/%c, expected %s/%c",
+			 flags, sysctl_get(), err_name(err), err ? '-' : kind,
+			 err_name(want_err), want_err ? '-' : want);
+}
+
+static void sysctl_values(struct mmt_verdict *v)
+{
+	if (sysctl_get() != 0)
+		mmt_fail(v, "vm.memfd_noexec is %d at boot, expected 0",
+			 sysctl_get());
+	expect_created(0, 0, 'x', v);
+	expect_created(MFD_EXEC, 0, 'x', v);
+	expect_created(MFD_NOEXEC_SEAL, 0, 'n', v);
+	expect_put("1", 0, v);
+	expect_created(0, 0, 'n', v);
+	expect_created(MFD_EXEC, 0, 'x', v);
+	expect_created(MFD_NOEXEC_SEAL, 0, 'n', v);
+	expect_put("2", 0, v);
+	expect_created(0, 0, 'n', v);
+	expect_created(MFD_EXEC, EACCES, 0, v);
+	expect_created(MFD_NOEXEC_SEAL, 0, 'n', v);
+	/* The top level can lower its own value again. */
+	expect_put("0", 0, v);
+	expect_created(0, 0, 'x', v);
+}
+
+static void sysctl_range(struct mmt_verdict *v)
+{
+	expect_put("3", EINVAL, v);
+	expect_put("-1", EINVAL, v);
+	if (sysctl_get() != 0)
+		mmt_fail(v, "a refused write changed the value to %d",
+			 sysctl_get());
+}
+
+/* Run @fn in a child as @uid; its exit status carries the errno. */
+static int as_child(int (*fn)(void), bool new_pidns, uid_t uid)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (new_pidns) {
+			if (unshare(CLONE_NEWPID))
+				_exit(200);
+			/* The namespace holds this process's children. */
+			pid = fork();
+			if (pid < 0)
+				_exit(201);
+			if (pid) {
+				if (waitpid(pid, &status, 0) != pid ||
+				    !WIFEXITED(status))
+					_exit(202);
+				_exit(WEXITSTATUS(status));
+			}
+		}
+		if (uid && setresuid(uid, uid, uid))
+			_exit(203);
+		_exit(fn());
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static int try_put_1(void)
+{
+	return sysctl_put("1");
+}
+
+static void sysctl_unprivileged(struct mmt_verdict *v)
+{
+	int err = as_child(try_put_1, false, 65534);
+
+	if (err != EACCES && err != EPERM)
+		mmt_fail(v, "an unprivileged write: %s, expected EACCES or EPERM",
+			 err < 0 || err > 200 ? "the child failed" : err_name(err));
+	if (sysctl_get() != 0)
+		mmt_fail(v, "the value is %d after an unprivileged write",
+			 sysctl_get());
+}
+
+/*
+ * In a child pid namespace of a parent at 1: the child reads 1, cannot go
+ * below it, can go to 2, and then refuses MFD_EXEC; the parent stays at 1.
+ * Exit status: 0, or a code for the first check that failed.
+ */
+static int nested_child(void)
+{
+	char kind;
+
+	if (sysctl_get() != 1)
+		return 10;
+	if (sysctl_put("0") != EINVAL)
+		return 11;
+	if (created(0, &kind) || kind != 'n')
+		return 12;
+	if (sysctl_put("2"))
+		return 13;
+	if (created(MFD_EXEC, &kind) != EACCES)
+		return 14;
+	return 0;
+}
+
+/* A namespace created where 2 applies starts at 2. */
+static int inherit_child(void)
+{
+	return sysctl_get() == 2 ? 0 : 20;
+}
+
+static int nested_grandchild(void)
+{
+	if (sysctl_put("2"))
+		return 30;
+	return as_child(inherit_child, true, 0);
+}
+
+static void sysctl_nested(struct mmt_verdict *v)
+{
+	int ret;
+
+	expect_put("1", 0, v);
+	ret = as_child(nested_child, true, 0);
+	if (ret == 200)
+		mmt_skip(v, "unshare(CLONE_NEWPID): no pid namespaces");
+	else if (ret)
+		mmt_fail(v, "the child namespace's check %d failed", ret);
+	if (sysctl_get() != 1)
+		mmt_fail(v, "the child changed the parent's value to %d",
+			 sysctl_get());
+	expect_put("0", 0, v);
+	ret = as_child(nested_grandchild, true, 0);
+	if (ret && ret != 200)
+		mmt_fail(v, "inheritance check %d failed", ret);
+	if (sysctl_get() != 0)
+		mmt_fail(v, "the parent's value is %d, expected 0",
+			 sysctl_get());
+}
+
+static const struct plain_case sysctl_cases[] = {
+	{ "values", sysctl_values },
+	{ "range", sysctl_range },
+	{ "unprivileged", sysctl_unprivileged },
+	{ "nested", sysctl_nested },
+};
+
+/* ---------------------------------------------------------------------- */
+
+static void run_typed(const char *group, const struct exec_case *c,
+		      const struct mtype *t)
+{
+	struct mmt_verdict v = { .res = MMT_PASS };
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s.%s.%s", group, c->name, t->name);
+	c->run(t, &v);
+	mmt_report(name, v.res, NULL, "%s", v.why);
+}
+
+static void run_plain(const char *group, const struct plain_case *c,
+		      const char *skip)
+{
+	struct mmt_verdict v = { .res = MMT_PASS };
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s.%s", group, c->name);
+	if (skip)
+		mmt_skip(&v, "%s", skip);
+	else
+		c->run(&v);
+	mmt_report(name, v.res, NULL, "%s", v.why);
+}
+
+int main(void)
+{
+	const char *skip = NULL;
+	char why[128];
+	size_t i, j;
+
+	ksft_print_header();
+	mmt_plan((ARRAY_SIZE(exec_cases) + ARRAY_SIZE(pin_cases)) *
+		 ARRAY_SIZE(mtypes) +
+		 ARRAY_SIZE(udmabuf_cases) + ARRAY_SIZE(sysctl_cases));
+	for (i = 0; i < ARRAY_SIZE(exec_cases); i++)
+		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
+			run_typed("exec", &exec_cases[i], &mtypes[j]);
+	for (i = 0; i < ARRAY_SIZE(pin_cases); i++)
+		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
+			run_typed("pin", &pin_cases[i], &mtypes[j]);
+
+	udmabuf_dev = open("/dev/udmabuf", O_RDWR);
+	if (udmabuf_dev < 0) {
+		snprintf(why, sizeof(why), "/dev/udmabuf: %s",
+			 strerror(errno));
+		skip = why;
+	}
+	for (i = 0; i < ARRAY_SIZE(udmabuf_cases); i++)
+		run_plain("udmabuf", &udmabuf_cases[i], skip);
+	if (udmabuf_dev >= 0)
+		close(udmabuf_dev);
+
+	skip = NULL;
+	if (access(SYSCTL, R_OK)) {
+		snprintf(why, sizeof(why), "%s: %s", SYSCTL, strerror(errno));
+		skip = why;
+	} else if (geteuid()) {
+		skip = "not root";
+	}
+	for (i = 0; i < ARRAY_SIZE(sysctl_cases); i++)
+		run_plain("sysctl", &sysctl_cases[i], skip);
+	if (!skip)
+		sysctl_put("0");
+	return mmt_exit();
+}
