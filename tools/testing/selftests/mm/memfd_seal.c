@@ -7,6 +7,9 @@
  *             F_SEAL_FUTURE_WRITE; a udmabuf's page references make
  *             F_SEAL_WRITE fail until it is closed; a race of the two
  *             never lets both succeed
+ * map.*       read-only shared mappings of write-sealed memfds, and the
+ *             count of writable mappings kept right through fork, mremap,
+ *             split and munmap
  * pin.*       F_SEAL_WRITE waits for write pins of the memfd's pages, not
  *             for read-only long-term pins through a private mapping,
  *             which hold the process's own copy
@@ -373,6 +376,149 @@ static const struct exec_case exec_cases[] = {
 	{ "seal_while_pinned", exec_pinned },
 	{ "seal_nonexec", exec_nonexec },
 	{ "bad_input", exec_bad_input },
+};
+
+/* ---------------------------------------------------------------------- */
+/* shared mappings */
+
+/*
+ * A memfd sealed with @seal can be mapped shared and read-only, through a
+ * descriptor opened for writing; that mapping can never become writable,
+ * and a writable shared mapping is still refused.
+ */
+static void map_ro_sealed(const struct mtype *t, int seal,
+			  struct mmt_verdict *v)
+{
+	size_t size = t->size ? t->size : pagesize;
+	int fd = make(t, MFD_ALLOW_SEALING, v), err;
+	char *p;
+
+	if (fd < 0)
+		return;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap before sealing: %s", strerror(errno));
+		goto out;
+	}
+	p[0] = 0x5a;
+	munmap(p, size);
+	err = add_seals(fd, seal);
+	if (err) {
+		mmt_fail(v, "sealing: %s", strerror(err));
+		goto out;
+	}
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "read-only shared mmap of the sealed memfd: %s",
+			 strerror(errno));
+		goto out;
+	}
+	if (p[0] != 0x5a)
+		mmt_fail(v, "the mapping does not show the data");
+	err = mprotect(p, size, PROT_READ | PROT_WRITE) ? errno : 0;
+	if (err != EACCES)
+		mmt_fail(v, "mprotect(PROT_WRITE): %s, expected EACCES",
+			 err_name(err));
+	/* A mapping that can never write does not hold off F_SEAL_WRITE. */
+	if (seal != F_SEAL_WRITE) {
+		err = add_seals(fd, F_SEAL_WRITE);
+		if (err)
+			mmt_fail(v, "F_SEAL_WRITE with the read-only mapping: %s",
+				 strerror(err));
+	}
+	munmap(p, size);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED) {
+		mmt_fail(v, "a writable shared mmap of the sealed memfd");
+		munmap(p, size);
+	} else if (errno != EPERM) {
+		mmt_fail(v, "writable shared mmap: %s, expected EPERM",
+			 strerror(errno));
+	}
+out:
+	close(fd);
+}
+
+static void map_ro_write_sealed(const struct mtype *t, struct mmt_verdict *v)
+{
+	map_ro_sealed(t, F_SEAL_WRITE, v);
+}
+
+static void map_ro_future_write_sealed(const struct mtype *t,
+				       struct mmt_verdict *v)
+{
+	map_ro_sealed(t, F_SEAL_FUTURE_WRITE, v);
+}
+
+/*
+ * Writable shared mappings are counted and uncounted consistently through
+ * fork, mremap, a split and munmap: F_SEAL_WRITE fails while any of them,
+ * or a read-only shared mapping that may become writable, is left, and
+ * succeeds once all are gone.
+ */
+static void map_count_balanced(const struct mtype *t, struct mmt_verdict *v)
+{
+	size_t unit = t->size ? t->size : pagesize, size = 2 * unit;
+	int fd = make(t, MFD_ALLOW_SEALING, v), err, status;
+	char *p, *q, *ro = MAP_FAILED;
+	pid_t pid;
+
+	if (fd < 0)
+		return;
+	if (ftruncate(fd, size)) {
+		mmt_fail(v, "ftruncate: %s", strerror(errno));
+		goto out;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		/* Two huge pages may be more than the pool has. */
+		if (t->flags & MFD_HUGETLB)
+			mmt_skip(v, "mmap: %s", strerror(errno));
+		else
+			mmt_fail(v, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	p[0] = 1;
+	pid = fork();
+	if (pid == 0)
+		_exit(p[0] == 1 ? 0 : 1);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || status)
+		mmt_fail(v, "the child failed");
+	q = mremap(p, size, size, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		mmt_fail(v, "mremap: %s", strerror(errno));
+		munmap(p, size);
+		goto out;
+	}
+	/* Split it, and unmap one half. */
+	munmap(q + unit, unit);
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err != EBUSY)
+		mmt_fail(v, "F_SEAL_WRITE with a writable mapping left: %s, expected EBUSY",
+			 err_name(err));
+	munmap(q, unit);
+	ro = mmap(NULL, unit, PROT_READ, MAP_SHARED, fd, 0);
+	if (ro == MAP_FAILED) {
+		mmt_fail(v, "read-only shared mmap: %s", strerror(errno));
+		goto out;
+	}
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err != EBUSY)
+		mmt_fail(v, "F_SEAL_WRITE with a read-only mapping that may become writable: %s, expected EBUSY",
+			 err_name(err));
+	munmap(ro, unit);
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err)
+		mmt_fail(v, "F_SEAL_WRITE with no mapping left: %s",
+			 strerror(err));
+out:
+	close(fd);
+}
+
+static const struct exec_case map_cases[] = {
+	{ "ro_shared_write_sealed", map_ro_write_sealed },
+	{ "ro_shared_future_write_sealed", map_ro_future_write_sealed },
+	{ "writable_count_balanced", map_count_balanced },
 };
 
 /* ---------------------------------------------------------------------- */
@@ -907,12 +1053,16 @@ int main(void)
 	size_t i, j;
 
 	ksft_print_header();
-	mmt_plan((ARRAY_SIZE(exec_cases) + ARRAY_SIZE(pin_cases)) *
+	mmt_plan((ARRAY_SIZE(exec_cases) + ARRAY_SIZE(map_cases) +
+		  ARRAY_SIZE(pin_cases)) *
 		 ARRAY_SIZE(mtypes) +
 		 ARRAY_SIZE(udmabuf_cases) + ARRAY_SIZE(sysctl_cases));
 	for (i = 0; i < ARRAY_SIZE(exec_cases); i++)
 		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
 			run_typed("exec", &exec_cases[i], &mtypes[j]);
+	for (i = 0; i < ARRAY_SIZE(map_cases); i++)
+		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
+			run_typed("map", &map_cases[i], &mtypes[j]);
 	for (i = 0; i < ARRAY_SIZE(pin_cases); i++)
 		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
 			run_typed("pin", &pin_cases[i], &mtypes[j]);
