@@ -761,7 +761,7 @@ static void *race_creator(void *arg)
 static void udmabuf_race(struct mmt_verdict *v)
 {
 	struct race r = { .fd = -1 };
-	unsigned int both = 0, bufs = 0, seals = 0;
+	unsigned int both = 0, bufs = 0, seals = 0, spin;
 	struct timespec t0, t;
 	pthread_t th;
 
@@ -776,6 +776,9 @@ static void udmabuf_race(struct mmt_verdict *v)
 		if (r.fd < 0)
 			break;
 		pthread_barrier_wait(&r.go);
+		/* Start the seal at a different point of the creation each round. */
+		for (spin = 0; spin < (r.round % 32) * 200; spin++)
+			__asm__ __volatile__("" ::: "memory");
 		r.seal_err = add_seals(r.fd, F_SEAL_WRITE);
 		pthread_barrier_wait(&r.go);
 		bufs += r.buf >= 0;
