@@ -5,14 +5,18 @@
  *
  * udmabuf.*   UDMABUF_CREATE refuses memfds sealed with F_SEAL_WRITE or
  *             F_SEAL_FUTURE_WRITE; a udmabuf's page references make
- *             F_SEAL_WRITE fail until it is closed; a race of the two
- *             never lets both succeed
+ *             F_SEAL_WRITE fail until it is closed
+ * race.*      F_SEAL_WRITE raced against UDMABUF_CREATE, a long-term write
+ *             pin and a writable shared mmap: never do both succeed
  * map.*       read-only shared mappings of write-sealed memfds, and the
  *             count of writable mappings kept right through fork, mremap,
  *             split and munmap
- * pin.*       F_SEAL_WRITE waits for write pins of the memfd's pages, not
- *             for read-only long-term pins through a private mapping,
- *             which hold the process's own copy
+ * sealed.*    after F_SEAL_WRITE no new writer appears; after
+ *             F_SEAL_FUTURE_WRITE old writers keep writing, by design
+ * pin.*       F_SEAL_WRITE fails while a page of the memfd (shmem, shmem
+ *             THP, hugetlb) is held by a long-term pin, an io_uring fixed
+ *             buffer or vmsplice(), not for a long-term read-only pin
+ *             through a private mapping, which holds the process's copy
  * exec.*      MFD_NOEXEC_SEAL, MFD_EXEC and F_SEAL_EXEC on shmem and
  *             hugetlb memfds: mode, seals, chmod, implied write seals and
  *             their checks against writable mappings and pins
@@ -36,6 +40,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
+#include <linux/io_uring.h>
 #include <linux/udmabuf.h>
 #include "../../../../mm/gup_test.h"
 #include "mm_util.h"
@@ -113,11 +119,16 @@ static int make(const struct mtype *t, unsigned int flags,
 	int fd = memfd(t->flags | flags);
 
 	if (fd < 0) {
-		if (t->flags & MFD_HUGETLB)
+		int err = errno, plain = memfd(t->flags);
+
+		/* No hugetlb memfds at all is a set-up matter; refused flags are not. */
+		if ((t->flags & MFD_HUGETLB) && plain < 0)
 			mmt_skip(v, "no hugetlb memfd: %s", strerror(errno));
 		else
 			mmt_fail(v, "memfd_create(%#x): %s", flags,
-				 strerror(errno));
+				 strerror(err));
+		if (plain >= 0)
+			close(plain);
 		return -1;
 	}
 	if (ftruncate(fd, size)) {
@@ -524,64 +535,223 @@ static const struct exec_case map_cases[] = {
 /* ---------------------------------------------------------------------- */
 /* pins */
 
-/*
- * Map @fd (@shared or private, readable), read it, and take a long-term
- * pin of it (@write or read-only) through that mapping, which is then
- * unmapped.  The gup_test fd holding the pin, or -1 with the verdict set.
- */
-static int pin_through(int fd, size_t size, bool shared, bool write,
-		       struct mmt_verdict *v)
-{
-	struct pin_longterm_test pin = {
-		.size = size,
-		.flags = write ? PIN_LONGTERM_TEST_FLAG_USE_WRITE : 0,
-	};
-	int gup = gup_test_open();
-	char *p;
+#define SHMEM_ENABLED	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
-	if (gup < 0) {
-		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
-		return -1;
+static char shmem_enabled_saved[32];
+
+/* Let shmem memfds use THPs where madvised; false if THP is not built. */
+static bool shmem_thp_on(void)
+{
+	FILE *f = fopen(SHMEM_ENABLED, "r");
+	char buf[128], *l, *r;
+	int fd;
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	/* The current setting is the one in brackets. */
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	if (!r || r - l - 1 >= (long)sizeof(shmem_enabled_saved))
+		return false;
+	memcpy(shmem_enabled_saved, l + 1, r - l - 1);
+	shmem_enabled_saved[r - l - 1] = 0;
+	fd = open(SHMEM_ENABLED, O_WRONLY);
+	if (fd < 0)
+		return false;
+	if (write(fd, "advise", 6) != 6) {
+		close(fd);
+		return false;
 	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		 shared ? MAP_SHARED : MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED) {
-		mmt_fail(v, "mmap: %s", strerror(errno));
-		close(gup);
-		return -1;
-	}
-	read_sum += p[0];
-	pin.addr = (uintptr_t)p;
-	if (ioctl(gup, PIN_LONGTERM_TEST_START, &pin)) {
-		mmt_fail(v, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
-		close(gup);
-		gup = -1;
-	}
-	munmap(p, size);
-	return gup;
+	close(fd);
+	return true;
 }
 
-/* A write pin of the memfd's pages holds off F_SEAL_WRITE until unpinned. */
-static void pin_shared(const struct mtype *t, struct mmt_verdict *v)
+static void shmem_thp_restore(void)
+{
+	int fd, len = strlen(shmem_enabled_saved);
+
+	if (!len)
+		return;
+	fd = open(SHMEM_ENABLED, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, shmem_enabled_saved, len) != len)
+			ksft_print_msg("cannot restore %s\n", SHMEM_ENABLED);
+		close(fd);
+	}
+}
+
+#define MT_THP	0x80000000U	/* pseudo flag: a shmem memfd backed by a THP */
+
+static const struct mtype pin_mtypes[] = {
+	{ "shmem", 0, 0 },
+	{ "shmem_thp", MT_THP, HUGETLB_SIZE },
+	{ "hugetlb", MFD_HUGETLB, HUGETLB_SIZE },
+};
+
+/* A memfd of @t for the pin cases, its pages populated, shared-mapped. */
+static int pin_memfd(const struct mtype *t, struct mmt_verdict *v)
+{
+	struct mtype m = { t->name, t->flags & ~MT_THP, t->size };
+	size_t size = t->size ? t->size : pagesize;
+	char *p;
+	int fd;
+
+	if ((t->flags & MT_THP) && !shmem_enabled_saved[0]) {
+		mmt_skip(v, "shmem THPs cannot be enabled (%s)", SHMEM_ENABLED);
+		return -1;
+	}
+	fd = make(&m, MFD_ALLOW_SEALING, v);
+	if (fd < 0)
+		return -1;
+	p = mmap_aligned(size, HUGETLB_SIZE);
+	if (!p || mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		       fd, 0) == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		goto err;
+	}
+	if (t->flags & MT_THP)
+		madvise(p, size, MADV_HUGEPAGE);
+	memset(p, 0x5a, size);
+	if ((t->flags & MT_THP) && smaps_kb(p, "ShmemPmdMapped") != 2048) {
+		mmt_skip(v, "no shmem THP: ShmemPmdMapped %ld kB",
+			 smaps_kb(p, "ShmemPmdMapped"));
+		munmap(p, size);
+		goto err;
+	}
+	munmap(p, size);
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+/* The ways a page of a memfd can be held while F_SEAL_WRITE is tried. */
+enum hold_way { HOLD_GUP, HOLD_IO_URING, HOLD_VMSPLICE };
+
+static const char *const hold_name[] = { "gup", "io_uring", "vmsplice" };
+
+struct hold {
+	int fd;		/* gup_test, the ring, or the pipe's read end */
+	int wfd;	/* the pipe's write end */
+};
+
+/*
+ * Take a reference to the memfd's pages through a shared writable mapping
+ * that is then unmapped: a long-term write pin (gup_test), an io_uring
+ * fixed buffer, or vmsplice() into a pipe.  False with the verdict set if
+ * it cannot be taken.
+ */
+static bool hold_pages(int fd, size_t size, enum hold_way how,
+		       struct hold *h, struct mmt_verdict *v)
+{
+	struct pin_longterm_test pin = {
+		.size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	struct io_uring_params params;
+	struct iovec iov = { .iov_len = size };
+	int pfd[2], sz;
+	char *p;
+	bool ok = false;
+
+	h->fd = h->wfd = -1;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return false;
+	}
+	iov.iov_base = p;
+	switch (how) {
+	case HOLD_GUP:
+		h->fd = gup_test_open();
+		if (h->fd < 0) {
+			mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+			break;
+		}
+		pin.addr = (uintptr_t)p;
+		if (ioctl(h->fd, PIN_LONGTERM_TEST_START, &pin))
+			mmt_fail(v, "PIN_LONGTERM_TEST_START: %s",
+				 strerror(errno));
+		else
+			ok = true;
+		break;
+	case HOLD_IO_URING:
+		memset(&params, 0, sizeof(params));
+		h->fd = syscall(__NR_io_uring_setup, 4, &params);
+		if (h->fd < 0) {
+			mmt_skip(v, "io_uring_setup: %s", strerror(errno));
+			break;
+		}
+		if (syscall(__NR_io_uring_register, h->fd,
+			    IORING_REGISTER_BUFFERS, &iov, 1))
+			mmt_fail(v, "IORING_REGISTER_BUFFERS: %s",
+				 strerror(errno));
+		else
+			ok = true;
+		break;
+	case HOLD_VMSPLICE:
+		if (pipe(pfd)) {
+			mmt_fail(v, "pipe: %s", strerror(errno));
+			break;
+		}
+		h->fd = pfd[0];
+		h->wfd = pfd[1];
+		sz = fcntl(h->wfd, F_SETPIPE_SZ, (int)size);
+		if (sz < (int)size) {
+			mmt_skip(v, "a pipe of %zu bytes: %s", size,
+				 strerror(errno));
+			break;
+		}
+		if (vmsplice(h->wfd, &iov, 1, 0) != (ssize_t)size)
+			mmt_fail(v, "vmsplice: %s", strerror(errno));
+		else
+			ok = true;
+		break;
+	}
+	munmap(p, size);
+	return ok;
+}
+
+static void release_pages(enum hold_way how, struct hold *h)
+{
+	if (how == HOLD_GUP && h->fd >= 0)
+		ioctl(h->fd, PIN_LONGTERM_TEST_STOP);
+	/* Closing a ring frees its buffers later, from a worker. */
+	if (how == HOLD_IO_URING && h->fd >= 0)
+		syscall(__NR_io_uring_register, h->fd,
+			IORING_UNREGISTER_BUFFERS, NULL, 0);
+	if (h->fd >= 0)
+		close(h->fd);
+	if (h->wfd >= 0)
+		close(h->wfd);
+}
+
+/* A held page of the memfd holds off F_SEAL_WRITE until released. */
+static void pin_blocks_seal(const struct mtype *t, enum hold_way how,
+			    struct mmt_verdict *v)
 {
 	size_t size = t->size ? t->size : pagesize;
-	int fd = make(t, MFD_ALLOW_SEALING, v), gup, err;
+	int fd = pin_memfd(t, v), err;
+	struct hold h;
 
 	if (fd < 0)
 		return;
-	gup = pin_through(fd, size, true, true, v);
-	if (gup < 0)
+	if (!hold_pages(fd, size, how, &h, v))
 		goto out;
 	err = add_seals(fd, F_SEAL_WRITE);
 	if (err != EBUSY)
-		mmt_fail(v, "F_SEAL_WRITE with a pinned page: %s, expected EBUSY",
+		mmt_fail(v, "F_SEAL_WRITE with the pages held: %s, expected EBUSY",
 			 err_name(err));
-	ioctl(gup, PIN_LONGTERM_TEST_STOP);
-	close(gup);
+	expect_seals(fd, 0, v);
+	release_pages(how, &h);
+	h.fd = h.wfd = -1;
 	err = add_seals(fd, F_SEAL_WRITE);
 	if (err)
-		mmt_fail(v, "F_SEAL_WRITE after the unpin: %s", strerror(err));
+		mmt_fail(v, "F_SEAL_WRITE after the release: %s", strerror(err));
 out:
+	release_pages(how, &h);
 	close(fd);
 }
 
@@ -592,26 +762,156 @@ out:
 static void pin_private_ro(const struct mtype *t, struct mmt_verdict *v)
 {
 	size_t size = t->size ? t->size : pagesize;
-	int fd = make(t, MFD_ALLOW_SEALING, v), gup, err;
+	struct pin_longterm_test pin = { .size = size };
+	int fd = pin_memfd(t, v), gup = -1, err;
+	char *p;
 
 	if (fd < 0)
 		return;
-	gup = pin_through(fd, size, false, false, v);
-	if (gup < 0)
+	gup = gup_test_open();
+	if (gup < 0) {
+		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
 		goto out;
+	}
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	read_sum += p[0];
+	pin.addr = (uintptr_t)p;
+	if (ioctl(gup, PIN_LONGTERM_TEST_START, &pin)) {
+		mmt_fail(v, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+		munmap(p, size);
+		goto out;
+	}
 	err = add_seals(fd, F_SEAL_WRITE);
 	if (err)
 		mmt_fail(v, "F_SEAL_WRITE with a private read-only pin: %s",
 			 strerror(err));
 	ioctl(gup, PIN_LONGTERM_TEST_STOP);
-	close(gup);
+	munmap(p, size);
+out:
+	if (gup >= 0)
+		close(gup);
+	close(fd);
+}
+
+/* ---------------------------------------------------------------------- */
+/* after the seal */
+
+/*
+ * Once F_SEAL_WRITE is set, no new way to write appears: write(), a hole
+ * punch, a writable shared mapping, and a forced write through a read-only
+ * shared mapping all fail, and the contents stay.
+ */
+static void sealed_no_new_writer(const struct mtype *t, struct mmt_verdict *v)
+{
+	size_t size = t->size ? t->size : pagesize;
+	int fd = make(t, MFD_ALLOW_SEALING, v), mem, err;
+	char c = 1, *p;
+
+	if (fd < 0)
+		return;
+	err = add_seals(fd, F_SEAL_WRITE);
+	if (err) {
+		mmt_fail(v, "F_SEAL_WRITE: %s", strerror(err));
+		goto out;
+	}
+	if (!(t->flags & MFD_HUGETLB) && pwrite(fd, &c, 1, 0) != -1)
+		mmt_fail(v, "write() succeeded");
+	if (!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		       size))
+		mmt_fail(v, "a hole punch succeeded");
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED) {
+		mmt_fail(v, "a writable shared mmap succeeded");
+		munmap(p, size);
+	}
+	/* Reopened read-only, so that the mapping exists on any kernel. */
+	{
+		char path[64];
+		int ro;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ro = open(path, O_RDONLY);
+		p = ro < 0 ? MAP_FAILED :
+		    mmap(NULL, size, PROT_READ, MAP_SHARED, ro, 0);
+		if (ro >= 0)
+			close(ro);
+	}
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "read-only shared mmap: %s", strerror(errno));
+		goto out;
+	}
+	mem = open("/proc/self/mem", O_RDWR);
+	if (mem < 0) {
+		mmt_fail(v, "/proc/self/mem: %s", strerror(errno));
+	} else {
+		if (pwrite(mem, &c, 1, (uintptr_t)p) == 1)
+			mmt_fail(v, "a forced write through the mapping succeeded");
+		close(mem);
+	}
+	if (p[0] != 0)
+		mmt_fail(v, "the sealed memfd changed");
+	munmap(p, size);
 out:
 	close(fd);
 }
 
-static const struct exec_case pin_cases[] = {
-	{ "shared_blocks_write_seal", pin_shared },
-	{ "private_ro_no_block", pin_private_ro },
+/*
+ * F_SEAL_FUTURE_WRITE stops new writers only: a writable mapping and a
+ * write pin taken before it keep writing, by design, while new writable
+ * mappings and write() fail.
+ */
+static void future_write_existing(const struct mtype *t, struct mmt_verdict *v)
+{
+	size_t size = t->size ? t->size : pagesize;
+	int fd = make(t, MFD_ALLOW_SEALING, v), err;
+	struct hold h = { -1, -1 };
+	char c = 1, *p, *q;
+
+	if (fd < 0)
+		return;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	if (!hold_pages(fd, size, HOLD_GUP, &h, v))
+		goto unmap;
+	err = add_seals(fd, F_SEAL_FUTURE_WRITE);
+	if (err) {
+		mmt_fail(v, "F_SEAL_FUTURE_WRITE with a writer: %s",
+			 strerror(err));
+		goto unmap;
+	}
+	p[0] = 7;
+	q = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (q == MAP_FAILED) {
+		mmt_fail(v, "read-only shared mmap: %s", strerror(errno));
+	} else {
+		if (q[0] != 7)
+			mmt_fail(v, "the existing mapping's write is not seen");
+		munmap(q, size);
+	}
+	q = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (q != MAP_FAILED) {
+		mmt_fail(v, "a new writable shared mmap succeeded");
+		munmap(q, size);
+	}
+	if (!(t->flags & MFD_HUGETLB) && pwrite(fd, &c, 1, 0) != -1)
+		mmt_fail(v, "write() succeeded");
+unmap:
+	release_pages(HOLD_GUP, &h);
+	munmap(p, size);
+out:
+	close(fd);
+}
+
+static const struct exec_case sealed_cases[] = {
+	{ "no_new_writer", sealed_no_new_writer },
+	{ "future_write_keeps_old_writers", future_write_existing },
 };
 
 /* ---------------------------------------------------------------------- */
@@ -734,18 +1034,79 @@ static void udmabuf_bad_input(struct mmt_verdict *v)
 	close(fd);
 }
 
-/* The race: UDMABUF_CREATE against F_ADD_SEALS(F_SEAL_WRITE). */
+/* ---------------------------------------------------------------------- */
+/* races with F_ADD_SEALS(F_SEAL_WRITE) */
+
+/* What races with the seal: each is a way to write the memfd later. */
+enum race_way { RACE_UDMABUF, RACE_PIN, RACE_MMAP };
+
+static const char *const race_name[] = { "udmabuf", "pin", "mmap" };
+
 struct race {
 	pthread_barrier_t go;
+	enum race_way way;
 	int fd;
-	int buf;	/* UDMABUF_CREATE's result */
+	int gup;	/* gup_test, for RACE_PIN */
+	bool got;	/* the way to write was set up */
+	int buf;	/* RACE_UDMABUF: the dma-buf */
+	char *map;	/* RACE_MMAP: the writable mapping */
 	int seal_err;	/* F_ADD_SEALS's result */
 	unsigned int round;
-	unsigned int rounds;
 	bool stop;
 };
 
-static void *race_creator(void *arg)
+/* Set up r->way on r->fd: a udmabuf, a long-term write pin or a mapping. */
+static void race_get(struct race *r)
+{
+	size_t size = RACE_PAGES * pagesize;
+	struct pin_longterm_test pin = {
+		.size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	char *p;
+
+	r->got = false;
+	switch (r->way) {
+	case RACE_UDMABUF:
+		r->buf = udmabuf_create(r->fd, 0, size);
+		r->got = r->buf >= 0;
+		break;
+	case RACE_PIN:
+	case RACE_MMAP:
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 r->fd, 0);
+		if (p == MAP_FAILED)
+			break;
+		p[0] = 1;
+		if (r->way == RACE_MMAP) {
+			r->map = p;
+			r->got = true;
+			break;
+		}
+		pin.addr = (uintptr_t)p;
+		r->got = !ioctl(r->gup, PIN_LONGTERM_TEST_START, &pin);
+		munmap(p, size);
+		break;
+	}
+}
+
+static void race_put(struct race *r)
+{
+	if (!r->got)
+		return;
+	switch (r->way) {
+	case RACE_UDMABUF:
+		close(r->buf);
+		break;
+	case RACE_PIN:
+		ioctl(r->gup, PIN_LONGTERM_TEST_STOP);
+		break;
+	case RACE_MMAP:
+		munmap(r->map, RACE_PAGES * pagesize);
+		break;
+	}
+}
+
+static void *race_thread(void *arg)
 {
 	struct race *r = arg;
 
@@ -753,22 +1114,33 @@ static void *race_creator(void *arg)
 		pthread_barrier_wait(&r->go);
 		if (r->stop)
 			return NULL;
-		r->buf = udmabuf_create(r->fd, 0, RACE_PAGES * pagesize);
+		race_get(r);
 		pthread_barrier_wait(&r->go);
 	}
 }
 
-static void udmabuf_race(struct mmt_verdict *v)
+/*
+ * Race the seal against one way to write, on a fresh memfd per round, and
+ * check that they never both succeed.  Bounded by rounds and time.
+ */
+static void seal_race(enum race_way way, struct mmt_verdict *v)
 {
-	struct race r = { .fd = -1 };
-	unsigned int both = 0, bufs = 0, seals = 0, spin;
+	struct race r = { .way = way, .fd = -1, .gup = -1 };
+	unsigned int both = 0, gots = 0, seals = 0, spin;
 	struct timespec t0, t;
 	pthread_t th;
 
+	if (way == RACE_PIN) {
+		r.gup = gup_test_open();
+		if (r.gup < 0) {
+			mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+			return;
+		}
+	}
 	pthread_barrier_init(&r.go, NULL, 2);
-	if (pthread_create(&th, NULL, race_creator, &r)) {
+	if (pthread_create(&th, NULL, race_thread, &r)) {
 		mmt_fail(v, "pthread_create");
-		return;
+		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (r.round = 0; r.round < RACE_ROUNDS; r.round++) {
@@ -776,31 +1148,51 @@ static void udmabuf_race(struct mmt_verdict *v)
 		if (r.fd < 0)
 			break;
 		pthread_barrier_wait(&r.go);
-		/* Start the seal at a different point of the creation each round. */
+		/* Start the seal at a different point of the other side each round. */
 		for (spin = 0; spin < (r.round % 32) * 200; spin++)
 			__asm__ __volatile__("" ::: "memory");
 		r.seal_err = add_seals(r.fd, F_SEAL_WRITE);
 		pthread_barrier_wait(&r.go);
-		bufs += r.buf >= 0;
+		gots += r.got;
 		seals += !r.seal_err;
-		if (r.buf >= 0 && !r.seal_err)
+		if (r.got && !r.seal_err)
 			both++;
-		if (r.buf >= 0)
-			close(r.buf);
+		race_put(&r);
 		close(r.fd);
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= 20)
+		if (t.tv_sec - t0.tv_sec >= 10)
 			break;
 	}
 	r.stop = true;
 	pthread_barrier_wait(&r.go);
 	pthread_join(th, NULL);
-	pthread_barrier_destroy(&r.go);
-	ksft_print_msg("udmabuf race: %u rounds, %u udmabufs, %u seals, %u both\n",
-		       r.round, bufs, seals, both);
+	ksft_print_msg("%s race: %u rounds, %u set up, %u seals, %u both\n",
+		       race_name[way], r.round, gots, seals, both);
 	if (both)
-		mmt_fail(v, "%u rounds made a udmabuf of a write-sealed memfd",
-			 both);
+		mmt_fail(v, "%u rounds: the seal and a %s both succeeded", both,
+			 race_name[way]);
+out:
+	pthread_barrier_destroy(&r.go);
+	if (r.gup >= 0)
+		close(r.gup);
+}
+
+static void race_udmabuf(struct mmt_verdict *v)
+{
+	if (udmabuf_dev < 0)
+		mmt_skip(v, "no /dev/udmabuf");
+	else
+		seal_race(RACE_UDMABUF, v);
+}
+
+static void race_pin(struct mmt_verdict *v)
+{
+	seal_race(RACE_PIN, v);
+}
+
+static void race_mmap(struct mmt_verdict *v)
+{
+	seal_race(RACE_MMAP, v);
 }
 
 struct plain_case {
@@ -813,7 +1205,12 @@ static const struct plain_case udmabuf_cases[] = {
 	{ "write_sealed", udmabuf_write_sealed },
 	{ "future_write_sealed", udmabuf_future_write_sealed },
 	{ "bad_input", udmabuf_bad_input },
-	{ "race_with_write_seal", udmabuf_race },
+};
+
+static const struct plain_case race_cases[] = {
+	{ "udmabuf", race_udmabuf },
+	{ "pin", race_pin },
+	{ "mmap", race_mmap },
 };
 
 /* ---------------------------------------------------------------------- */
@@ -1035,6 +1432,21 @@ static void run_typed(const char *group, const struct exec_case *c,
 	mmt_report(name, v.res, NULL, "%s", v.why);
 }
 
+static const struct exec_case pin_private_ro_case = {
+	"private_ro_no_block", pin_private_ro
+};
+
+static void run_pin(enum hold_way how, const struct mtype *t)
+{
+	struct mmt_verdict v = { .res = MMT_PASS };
+	char name[64];
+
+	snprintf(name, sizeof(name), "pin.%s_blocks_write_seal.%s",
+		 hold_name[how], t->name);
+	pin_blocks_seal(t, how, &v);
+	mmt_report(name, v.res, NULL, "%s", v.why);
+}
+
 static void run_plain(const char *group, const struct plain_case *c,
 		      const char *skip)
 {
@@ -1057,18 +1469,26 @@ int main(void)
 
 	ksft_print_header();
 	mmt_plan((ARRAY_SIZE(exec_cases) + ARRAY_SIZE(map_cases) +
-		  ARRAY_SIZE(pin_cases)) *
-		 ARRAY_SIZE(mtypes) +
-		 ARRAY_SIZE(udmabuf_cases) + ARRAY_SIZE(sysctl_cases));
+		  ARRAY_SIZE(sealed_cases)) * ARRAY_SIZE(mtypes) +
+		 (HOLD_VMSPLICE + 2) * ARRAY_SIZE(pin_mtypes) +
+		 ARRAY_SIZE(udmabuf_cases) + ARRAY_SIZE(race_cases) +
+		 ARRAY_SIZE(sysctl_cases));
 	for (i = 0; i < ARRAY_SIZE(exec_cases); i++)
 		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
 			run_typed("exec", &exec_cases[i], &mtypes[j]);
 	for (i = 0; i < ARRAY_SIZE(map_cases); i++)
 		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
 			run_typed("map", &map_cases[i], &mtypes[j]);
-	for (i = 0; i < ARRAY_SIZE(pin_cases); i++)
+	for (i = 0; i < ARRAY_SIZE(sealed_cases); i++)
 		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
-			run_typed("pin", &pin_cases[i], &mtypes[j]);
+			run_typed("sealed", &sealed_cases[i], &mtypes[j]);
+	shmem_thp_on();
+	for (i = HOLD_GUP; i <= HOLD_VMSPLICE; i++)
+		for (j = 0; j < ARRAY_SIZE(pin_mtypes); j++)
+			run_pin(i, &pin_mtypes[j]);
+	for (j = 0; j < ARRAY_SIZE(pin_mtypes); j++)
+		run_typed("pin", &pin_private_ro_case, &pin_mtypes[j]);
+	shmem_thp_restore();
 
 	udmabuf_dev = open("/dev/udmabuf", O_RDWR);
 	if (udmabuf_dev < 0) {
@@ -1078,6 +1498,8 @@ int main(void)
 	}
 	for (i = 0; i < ARRAY_SIZE(udmabuf_cases); i++)
 		run_plain("udmabuf", &udmabuf_cases[i], skip);
+	for (i = 0; i < ARRAY_SIZE(race_cases); i++)
+		run_plain("race", &race_cases[i], NULL);
 	if (udmabuf_dev >= 0)
 		close(udmabuf_dev);
 
