@@ -118,7 +118,7 @@ static struct ctl_table memfd_noexec_table[] = {
 
 static int __init memfd_noexec_sysctl_init(void)
 {
-	register_sysctl("vm", memfd_noexec_table);
+	register_sysctl_init("vm", memfd_noexec_table);
 	return 0;
 }
 subsys_initcall(memfd_noexec_sysctl_init);

@@ -37,9 +37,11 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <sys/uio.h>
 #include <linux/io_uring.h>
 #include <linux/udmabuf.h>
@@ -324,6 +326,82 @@ static void exec_nonexec(const struct mtype *t, struct mmt_verdict *v)
 	close(fd);
 }
 
+/*
+ * An access ACL sets the permission bits too: under F_SEAL_EXEC one that
+ * would change an execute bit is refused, one that keeps them is not.
+ * hugetlbfs has no ACLs (EOPNOTSUPP).
+ */
+static void exec_acl(const struct mtype *t, struct mmt_verdict *v)
+{
+	/* A minimal access ACL: user, group and other entries only. */
+	struct {
+		uint32_t version;
+		struct { uint16_t tag, perm; uint32_t id; } e[3];
+	} __attribute__((packed)) acl = {
+		2, { { 0x01, 7, ~0U }, { 0x04, 7, ~0U }, { 0x20, 7, ~0U } },
+	};
+	int fd = make(t, MFD_NOEXEC_SEAL, v), err;
+
+	if (fd < 0)
+		return;
+	err = fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0) ?
+	      errno : 0;
+	if (err == EOPNOTSUPP) {
+		if (!(t->flags & MFD_HUGETLB))
+			mmt_skip(v, "no POSIX ACLs on tmpfs");
+		goto out;
+	}
+	if (err != EPERM)
+		mmt_fail(v, "an rwx ACL under F_SEAL_EXEC: %s, expected EPERM",
+			 err_name(err));
+	if (mode_of(fd) & 0111)
+		mmt_fail(v, "mode %04o has execute bits", mode_of(fd));
+	/* rw- for all keeps the execute bits as they are. */
+	acl.e[0].perm = acl.e[1].perm = acl.e[2].perm = 6;
+	err = fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0) ?
+	      errno : 0;
+	if (err)
+		mmt_fail(v, "an rw- ACL under F_SEAL_EXEC: %s", strerror(err));
+out:
+	close(fd);
+}
+
+/*
+ * hugetlbfs checks seals in ->setattr for every inode: a mount's root,
+ * which no memfd ever was, must accept any chmod.  Its inode may reuse
+ * the memory of an exec-sealed hugetlb memfd's.
+ */
+static void exec_hugetlbfs_root(const struct mtype *t, struct mmt_verdict *v)
+{
+	char dir[] = "/tmp/memfd_seal.XXXXXX";
+	int round, fd, err;
+
+	if (!(t->flags & MFD_HUGETLB)) {
+		mmt_skip(v, "a hugetlbfs case");
+		return;
+	}
+	if (!mkdtemp(dir)) {
+		mmt_fail(v, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	for (round = 0; round < 8 && mmt_ok(v); round++) {
+		fd = make(t, MFD_NOEXEC_SEAL, v);
+		if (fd < 0)
+			break;
+		close(fd);
+		if (mount("none", dir, "hugetlbfs", 0, "mode=0755")) {
+			mmt_skip(v, "mount hugetlbfs: %s", strerror(errno));
+			break;
+		}
+		err = chmod(dir, 0700) ? errno : 0;
+		if (err)
+			mmt_fail(v, "chmod of a hugetlbfs root: %s",
+				 strerror(err));
+		umount(dir);
+	}
+	rmdir(dir);
+}
+
 /* Bad input: each gets its errno and changes nothing. */
 static void exec_bad_input(const struct mtype *t, struct mmt_verdict *v)
 {
@@ -386,6 +464,8 @@ static const struct exec_case exec_cases[] = {
 	{ "seal_while_mapped", exec_mapped },
 	{ "seal_while_pinned", exec_pinned },
 	{ "seal_nonexec", exec_nonexec },
+	{ "acl", exec_acl },
+	{ "hugetlbfs_root", exec_hugetlbfs_root },
 	{ "bad_input", exec_bad_input },
 };
 
