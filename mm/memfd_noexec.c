@@ -11,9 +11,13 @@
  *      executable memfd, as it always did
  *   1  without either flag, MFD_NOEXEC_SEAL is implied
  *   2  as 1, and MFD_EXEC is refused with EACCES
+ *
+ * Until some namespace sets a value above 0, every namespace has 0 and
+ * memfd_create() skips the lookup: the static key below turns it on.
  */
 #include <linux/capability.h>
 #include <linux/init.h>
+#include <linux/jump_label.h>
 #include <linux/kernel.h>
 #include <linux/memfd.h>
 #include <linux/pid_namespace.h>
@@ -21,6 +25,8 @@
 #include <linux/sched.h>
 #include <linux/sysctl.h>
 #include <uapi/linux/memfd.h>
+
+DEFINE_STATIC_KEY_FALSE(memfd_noexec_scope_set);
 
 /* The value that applies in @ns: the highest of @ns and its ancestors. */
 static int memfd_noexec_scope(struct pid_namespace *ns)
@@ -45,7 +51,7 @@ int memfd_noexec_inherit(struct pid_namespace *parent)
 }
 
 /**
- * memfd_noexec_policy() - apply vm.memfd_noexec to memfd_create() flags
+ * __memfd_noexec_policy() - apply vm.memfd_noexec to memfd_create() flags
  * @flags: the caller's flags; MFD_NOEXEC_SEAL is added when implied
  *
  * A caller that names neither MFD_EXEC nor MFD_NOEXEC_SEAL gets what the
@@ -53,10 +59,12 @@ int memfd_noexec_inherit(struct pid_namespace *parent)
  * working.  A caller that asks for MFD_EXEC where the policy forbids it is
  * refused.
  *
+ * Called by memfd_noexec_policy() once some namespace has set a value.
+ *
  * Context: process context, in the caller of memfd_create().
  * Return: 0, or -EACCES if MFD_EXEC is refused.
  */
-int memfd_noexec_policy(unsigned int *flags)
+int __memfd_noexec_policy(unsigned int *flags)
 {
 	int scope = memfd_noexec_scope(task_active_pid_ns(current));
 
@@ -101,8 +109,12 @@ static int memfd_noexec_sysctl(struct ctl_table *table, int write,
 	if (write && !ns_capable(ns->user_ns, CAP_SYS_ADMIN))
 		return -EPERM;
 	ret = proc_dointvec_minmax(&t, write, buffer, lenp, ppos);
-	if (!ret && write)
+	if (!ret && write) {
+		/* Enabled before the value is seen: never missed. */
+		if (scope > MEMFD_NOEXEC_SCOPE_EXEC)
+			static_branch_enable(&memfd_noexec_scope_set);
 		WRITE_ONCE(ns->memfd_noexec_scope, scope);
+	}
 	return ret;
 }
 
