@@ -337,7 +337,7 @@ static void exec_acl(const struct mtype *t, struct mmt_verdict *v)
 	struct {
 		uint32_t version;
 		struct { uint16_t tag, perm; uint32_t id; } e[3];
-	} __attribute__((packed)) acl = {
+	} acl = {
 		2, { { 0x01, 7, ~0U }, { 0x04, 7, ~0U }, { 0x20, 7, ~0U } },
 	};
 	int fd = make(t, MFD_NOEXEC_SEAL, v), err;
@@ -357,7 +357,9 @@ static void exec_acl(const struct mtype *t, struct mmt_verdict *v)
 	if (mode_of(fd) & 0111)
 		mmt_fail(v, "mode %04o has execute bits", mode_of(fd));
 	/* rw- for all keeps the execute bits as they are. */
-	acl.e[0].perm = acl.e[1].perm = acl.e[2].perm = 6;
+	acl.e[0].perm = 6;
+	acl.e[1].perm = 6;
+	acl.e[2].perm = 6;
 	err = fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0) ?
 	      errno : 0;
 	if (err)
@@ -595,7 +597,7 @@ static void map_count_balanced(const struct mtype *t, struct mmt_verdict *v)
 	}
 	err = add_seals(fd, F_SEAL_WRITE);
 	if (err != EBUSY)
-		mmt_fail(v, "F_SEAL_WRITE with a read-only mapping that may become writable: %s, expected EBUSY",
+		mmt_fail(v, "F_SEAL_WRITE, read-only map that may become writable: %s",
 			 err_name(err));
 	munmap(ro, unit);
 	err = add_seals(fd, F_SEAL_WRITE);
@@ -736,7 +738,8 @@ static bool hold_pages(int fd, size_t size, enum hold_way how,
 	char *p;
 	bool ok = false;
 
-	h->fd = h->wfd = -1;
+	h->fd = -1;
+	h->wfd = -1;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		mmt_fail(v, "mmap: %s", strerror(errno));
@@ -826,7 +829,8 @@ static void pin_blocks_seal(const struct mtype *t, enum hold_way how,
 			 err_name(err));
 	expect_seals(fd, 0, v);
 	release_pages(how, &h);
-	h.fd = h.wfd = -1;
+	h.fd = -1;
+	h.wfd = -1;
 	err = add_seals(fd, F_SEAL_WRITE);
 	if (err)
 		mmt_fail(v, "F_SEAL_WRITE after the release: %s", strerror(err));
@@ -999,7 +1003,7 @@ static const struct exec_case sealed_cases[] = {
 
 static int udmabuf_dev = -1;
 
-/* A shmem memfd of @pages pages, allowed to seal, sealed with @seals. */
+/* A shmem memfd of @pages base pages, allowed to seal, sealed with @seals. */
 static int udmabuf_memfd(size_t pages, int seals, struct mmt_verdict *v)
 {
 	int fd = memfd(MFD_ALLOW_SEALING);
