@@ -840,8 +840,38 @@ out:
 }
 
 /*
+ * Write the memfd through a shared mapping, then read what the pin holds
+ * (gup_test's READ): it must still be the data the private mapping had.
+ */
+static void pin_sees_own_copy(int fd, int gup, size_t size,
+			      struct mmt_verdict *v)
+{
+	char *w, *buf = malloc(size);
+	uint64_t dst = (uintptr_t)buf;
+
+	if (!buf) {
+		mmt_fail(v, "malloc");
+		return;
+	}
+	w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w == MAP_FAILED) {
+		mmt_fail(v, "shared mmap: %s", strerror(errno));
+		goto out;
+	}
+	memset(w, 0xa5, size);
+	munmap(w, size);
+	if (ioctl(gup, PIN_LONGTERM_TEST_READ, &dst))
+		mmt_fail(v, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+	else if (!mmt_all_bytes(buf, size, 0x5a))
+		mmt_fail(v, "the pin shows a later write to the memfd");
+out:
+	free(buf);
+}
+
+/*
  * A long-term read-only pin through a private mapping holds the process's
- * own copy, not the memfd's page: it does not hold off F_SEAL_WRITE.
+ * own copy, not the memfd's page: a later write to the memfd does not show
+ * through it, and it does not hold off F_SEAL_WRITE.
  */
 static void pin_private_ro(const struct mtype *t, struct mmt_verdict *v)
 {
@@ -869,6 +899,7 @@ static void pin_private_ro(const struct mtype *t, struct mmt_verdict *v)
 		munmap(p, size);
 		goto out;
 	}
+	pin_sees_own_copy(fd, gup, size, v);
 	err = add_seals(fd, F_SEAL_WRITE);
 	if (err)
 		mmt_fail(v, "F_SEAL_WRITE with a private read-only pin: %s",
