@@ -55,6 +55,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include "bench_util.h"
 #include "mm_util.h"
 
 #define RUNS		9
@@ -63,40 +64,6 @@
 #define SWAP_SIZE	(64UL << 20)
 #define PMD_ALIGN	(2UL << 20)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void report(const char *name, uint64_t *ns, size_t pages)
-{
-	uint64_t med;
-	int r;
-
-	printf("# %s runs_ns:", name);
-	for (r = 0; r < RUNS; r++)
-		printf(" %llu", (unsigned long long)ns[r]);
-	printf("\n");
-	qsort(ns, RUNS, sizeof(ns[0]), cmp_u64);
-	med = ns[RUNS / 2];
-	printf("bench %s pages %zu\n", name, pages);
-	printf("bench %s median_ns %llu\n", name, (unsigned long long)med);
-	printf("bench %s ns_per_page %.1f\n", name, (double)med / pages);
-	printf("bench %s spread_pct %.3f\n", name,
-	       med ? (ns[RUNS - 1] - ns[0]) * 100.0 / med : 0.0);
-	fflush(stdout);
-}
 
 static int fail(const char *name, const char *what)
 {
@@ -173,7 +140,7 @@ static int anon_fault(const struct bench_case *c)
 			return fail(c->name, "not the page size the case is about");
 		}
 	}
-	report(c->name, ns, pages);
+	bench_report(c->name, ns, RUNS, pages);
 	return 0;
 }
 
@@ -221,7 +188,7 @@ static int cow_fault(const struct bench_case *c)
 	}
 	munmap(mem, FAULT_SIZE);
 	if (!ret)
-		report(c->name, ns, pages);
+		bench_report(c->name, ns, RUNS, pages);
 	return ret;
 }
 
@@ -267,7 +234,7 @@ static int fork_case(const struct bench_case *c)
 	}
 	munmap(mem, FORK_SIZE);
 	if (!ret)
-		report(c->name, ns, pages);
+		bench_report(c->name, ns, RUNS, pages);
 	return ret;
 }
 
@@ -404,8 +371,8 @@ static int swap_case(const struct bench_case *c)
 	if (ret)
 		return ret;
 	if (!c->write)
-		report("swap_out", out, pages);
-	report(c->name, in, pages);
+		bench_report("swap_out", out, RUNS, pages);
+	bench_report(c->name, in, RUNS, pages);
 	return 0;
 }
 

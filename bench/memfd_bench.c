@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include "bench_util.h"
 #include "mm_util.h"
 
 #define RUNS		9
@@ -48,40 +49,6 @@ struct bench_case {
 	int (*run)(const struct bench_case *c);
 	bool thp;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void report(const char *name, uint64_t *ns, size_t pages)
-{
-	uint64_t med;
-	int r;
-
-	printf("# %s runs_ns:", name);
-	for (r = 0; r < RUNS; r++)
-		printf(" %llu", (unsigned long long)ns[r]);
-	printf("\n");
-	qsort(ns, RUNS, sizeof(ns[0]), cmp_u64);
-	med = ns[RUNS / 2];
-	printf("bench %s pages %zu\n", name, pages);
-	printf("bench %s median_ns %llu\n", name, (unsigned long long)med);
-	printf("bench %s ns_per_page %.1f\n", name, (double)med / pages);
-	printf("bench %s spread_pct %.3f\n", name,
-	       med ? (ns[RUNS - 1] - ns[0]) * 100.0 / med : 0.0);
-	fflush(stdout);
-}
 
 static int fail(const char *name, const char *what)
 {
@@ -159,7 +126,7 @@ static int seal_write(const struct bench_case *c)
 	if (c->thp)
 		shmem_enabled("never");
 	if (!ret)
-		report(c->name, ns, SEAL_SIZE / pagesize);
+		bench_report(c->name, ns, RUNS, SEAL_SIZE / pagesize);
 	return ret;
 }
 
@@ -185,7 +152,7 @@ static int create_seal(const struct bench_case *c)
 		}
 		ns[r] = now_ns() - t;
 	}
-	report(c->name, ns, CREATE_COUNT);
+	bench_report(c->name, ns, RUNS, CREATE_COUNT);
 	return 0;
 }
 

@@ -45,6 +45,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include "bench_util.h"
+#include "mm/gup_test.h"
 #include "mm_util.h"
 
 #define RUNS		9
@@ -52,21 +54,6 @@
 #define PER_CALL	512
 #define PMD_ALIGN	(2UL << 20)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* The series' gup_test (mm/gup_test.h). */
-struct gup_test_arg {
-	__u64 get_delta_usec;
-	__u64 put_delta_usec;
-	__u64 addr;
-	__u64 size;
-	__u32 nr_pages_per_call;
-	__u32 gup_flags;
-	__u32 test_flags;
-	__u32 which_pages[8];
-};
-
-#define GT_GUP_FAST	_IOWR('g', 1, struct gup_test_arg)
-#define GT_PIN_FAST	_IOWR('g', 2, struct gup_test_arg)
 
 /* The vanilla kernel's gup_benchmark (mm/gup_benchmark.c in 5.10). */
 struct gup_benchmark_arg {
@@ -128,43 +115,17 @@ static int gup_pass(const struct bench_case *c, char *mem, size_t size,
 		*usec = a.get_delta_usec;
 		*done = a.size;
 	} else {
-		struct gup_test_arg a = {
+		struct gup_test a = {
 			.addr = (uintptr_t)mem, .size = size,
 			.nr_pages_per_call = PER_CALL, .gup_flags = flags,
 		};
 
-		if (ioctl(dev, c->pin ? GT_PIN_FAST : GT_GUP_FAST, &a))
+		if (ioctl(dev, c->pin ? PIN_FAST_BENCHMARK : GUP_FAST_BENCHMARK, &a))
 			return -1;
 		*usec = a.get_delta_usec;
 		*done = a.size;
 	}
 	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void report(const char *name, uint64_t *ns, size_t pages)
-{
-	uint64_t med;
-	int r;
-
-	printf("# %s runs_ns:", name);
-	for (r = 0; r < RUNS; r++)
-		printf(" %llu", (unsigned long long)ns[r]);
-	printf("\n");
-	qsort(ns, RUNS, sizeof(ns[0]), cmp_u64);
-	med = ns[RUNS / 2];
-	printf("bench %s pages %zu\n", name, pages);
-	printf("bench %s median_ns %llu\n", name, (unsigned long long)med);
-	printf("bench %s ns_per_page %.1f\n", name, (double)med / pages);
-	printf("bench %s spread_pct %.3f\n", name,
-	       med ? (ns[RUNS - 1] - ns[0]) * 100.0 / med : 0.0);
-	fflush(stdout);
 }
 
 /* What touch_pages() read, kept so that the reads cannot be left out. */
@@ -263,7 +224,7 @@ static int run_case(const struct bench_case *c)
 		}
 		ns[r] = usec * 1000;
 	}
-	report(c->name, ns, pages);
+	bench_report(c->name, ns, RUNS, pages);
 	ret = 0;
 out:
 	if (anon)

@@ -167,6 +167,138 @@ static void expect_chmod(int fd, unsigned int mode, int want,
 }
 
 /* ---------------------------------------------------------------------- */
+/* holding pages */
+
+/* The ways a page of a memfd can be held while F_SEAL_WRITE is tried. */
+enum hold_way { HOLD_GUP, HOLD_IO_URING, HOLD_VMSPLICE };
+
+static const char *const hold_name[] = { "gup", "io_uring", "vmsplice" };
+
+struct hold {
+	int fd;		/* gup_test, the ring, or the pipe's read end */
+	int wfd;	/* the pipe's write end */
+};
+
+/*
+ * Take a reference to the memfd's pages through a shared writable mapping
+ * that is then unmapped: a long-term write pin (gup_test), an io_uring
+ * fixed buffer, or vmsplice() into a pipe.  False with the verdict set if
+ * it cannot be taken.
+ */
+static bool hold_pages(int fd, size_t size, enum hold_way how,
+		       struct hold *h, struct mmt_verdict *v)
+{
+	struct pin_longterm_test pin = {
+		.size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	struct io_uring_params params;
+	struct iovec iov = { .iov_len = size };
+	int pfd[2], sz;
+	char *p;
+	bool ok = false;
+
+	h->fd = -1;
+	h->wfd = -1;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return false;
+	}
+	iov.iov_base = p;
+	switch (how) {
+	case HOLD_GUP:
+		h->fd = gup_test_open();
+		if (h->fd < 0) {
+			mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+			break;
+		}
+		pin.addr = (uintptr_t)p;
+		if (ioctl(h->fd, PIN_LONGTERM_TEST_START, &pin))
+			mmt_fail(v, "PIN_LONGTERM_TEST_START: %s",
+				 strerror(errno));
+		else
+			ok = true;
+		break;
+	case HOLD_IO_URING:
+		memset(&params, 0, sizeof(params));
+		h->fd = syscall(__NR_io_uring_setup, 4, &params);
+		if (h->fd < 0) {
+			mmt_skip(v, "io_uring_setup: %s", strerror(errno));
+			break;
+		}
+		if (syscall(__NR_io_uring_register, h->fd,
+			    IORING_REGISTER_BUFFERS, &iov, 1))
+			mmt_fail(v, "IORING_REGISTER_BUFFERS: %s",
+				 strerror(errno));
+		else
+			ok = true;
+		break;
+	case HOLD_VMSPLICE:
+		if (pipe(pfd)) {
+			mmt_fail(v, "pipe: %s", strerror(errno));
+			break;
+		}
+		h->fd = pfd[0];
+		h->wfd = pfd[1];
+		sz = fcntl(h->wfd, F_SETPIPE_SZ, (int)size);
+		if (sz < (int)size) {
+			mmt_skip(v, "a pipe of %zu bytes: %s", size,
+				 strerror(errno));
+			break;
+		}
+		if (vmsplice(h->wfd, &iov, 1, 0) != (ssize_t)size)
+			mmt_fail(v, "vmsplice: %s", strerror(errno));
+		else
+			ok = true;
+		break;
+	}
+	munmap(p, size);
+	return ok;
+}
+
+static void release_pages(enum hold_way how, struct hold *h)
+{
+	if (how == HOLD_GUP && h->fd >= 0)
+		ioctl(h->fd, PIN_LONGTERM_TEST_STOP);
+	/* Closing a ring frees its buffers later, from a worker. */
+	if (how == HOLD_IO_URING && h->fd >= 0)
+		syscall(__NR_io_uring_register, h->fd,
+			IORING_UNREGISTER_BUFFERS, NULL, 0);
+	if (h->fd >= 0)
+		close(h->fd);
+	if (h->wfd >= 0)
+		close(h->wfd);
+}
+
+/*
+ * Add @seal while the pages of @fd are held @how: it must fail with EBUSY
+ * and add nothing, and succeed once they are released.
+ */
+static void seal_while_held(int fd, size_t size, enum hold_way how, int seal,
+			    struct mmt_verdict *v)
+{
+	struct hold h;
+	int err;
+
+	if (!hold_pages(fd, size, how, &h, v))
+		goto out;
+	err = add_seals(fd, seal);
+	if (err != EBUSY)
+		mmt_fail(v, "seal %#x with the pages held: %s, expected EBUSY",
+			 seal, err_name(err));
+	expect_seals(fd, 0, v);
+	release_pages(how, &h);
+	h.fd = -1;
+	h.wfd = -1;
+	err = add_seals(fd, seal);
+	if (err)
+		mmt_fail(v, "seal %#x after the release: %s", seal,
+			 strerror(err));
+out:
+	release_pages(how, &h);
+}
+
+/* ---------------------------------------------------------------------- */
 /* exec */
 
 /* MFD_NOEXEC_SEAL: no execute bits, F_SEAL_EXEC, sealing allowed. */
@@ -268,43 +400,11 @@ out:
 static void exec_pinned(const struct mtype *t, struct mmt_verdict *v)
 {
 	int fd = make(t, MFD_EXEC | MFD_ALLOW_SEALING, v);
-	size_t size = t->size ? t->size : pagesize;
-	struct pin_longterm_test pin = { .size = size };
-	int gup, err;
-	char *p;
 
 	if (fd < 0)
 		return;
-	gup = gup_test_open();
-	if (gup < 0) {
-		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
-		goto out;
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		mmt_fail(v, "mmap: %s", strerror(errno));
-		goto out_gup;
-	}
-	p[0] = 1;
-	pin.addr = (uintptr_t)p;
-	if (ioctl(gup, PIN_LONGTERM_TEST_START, &pin)) {
-		mmt_fail(v, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
-		munmap(p, size);
-		goto out_gup;
-	}
-	munmap(p, size);
-	err = add_seals(fd, F_SEAL_EXEC);
-	if (err != EBUSY)
-		mmt_fail(v, "F_SEAL_EXEC with a pinned page: %s, expected EBUSY",
-			 err_name(err));
-	expect_seals(fd, 0, v);
-	ioctl(gup, PIN_LONGTERM_TEST_STOP);
-	err = add_seals(fd, F_SEAL_EXEC);
-	if (err)
-		mmt_fail(v, "F_SEAL_EXEC after the unpin: %s", strerror(err));
-out_gup:
-	close(gup);
-out:
+	seal_while_held(fd, t->size ? t->size : pagesize, HOLD_GUP,
+			F_SEAL_EXEC, v);
 	close(fd);
 }
 
@@ -710,132 +810,16 @@ err:
 	return -1;
 }
 
-/* The ways a page of a memfd can be held while F_SEAL_WRITE is tried. */
-enum hold_way { HOLD_GUP, HOLD_IO_URING, HOLD_VMSPLICE };
-
-static const char *const hold_name[] = { "gup", "io_uring", "vmsplice" };
-
-struct hold {
-	int fd;		/* gup_test, the ring, or the pipe's read end */
-	int wfd;	/* the pipe's write end */
-};
-
-/*
- * Take a reference to the memfd's pages through a shared writable mapping
- * that is then unmapped: a long-term write pin (gup_test), an io_uring
- * fixed buffer, or vmsplice() into a pipe.  False with the verdict set if
- * it cannot be taken.
- */
-static bool hold_pages(int fd, size_t size, enum hold_way how,
-		       struct hold *h, struct mmt_verdict *v)
-{
-	struct pin_longterm_test pin = {
-		.size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
-	};
-	struct io_uring_params params;
-	struct iovec iov = { .iov_len = size };
-	int pfd[2], sz;
-	char *p;
-	bool ok = false;
-
-	h->fd = -1;
-	h->wfd = -1;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		mmt_fail(v, "mmap: %s", strerror(errno));
-		return false;
-	}
-	iov.iov_base = p;
-	switch (how) {
-	case HOLD_GUP:
-		h->fd = gup_test_open();
-		if (h->fd < 0) {
-			mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
-			break;
-		}
-		pin.addr = (uintptr_t)p;
-		if (ioctl(h->fd, PIN_LONGTERM_TEST_START, &pin))
-			mmt_fail(v, "PIN_LONGTERM_TEST_START: %s",
-				 strerror(errno));
-		else
-			ok = true;
-		break;
-	case HOLD_IO_URING:
-		memset(&params, 0, sizeof(params));
-		h->fd = syscall(__NR_io_uring_setup, 4, &params);
-		if (h->fd < 0) {
-			mmt_skip(v, "io_uring_setup: %s", strerror(errno));
-			break;
-		}
-		if (syscall(__NR_io_uring_register, h->fd,
-			    IORING_REGISTER_BUFFERS, &iov, 1))
-			mmt_fail(v, "IORING_REGISTER_BUFFERS: %s",
-				 strerror(errno));
-		else
-			ok = true;
-		break;
-	case HOLD_VMSPLICE:
-		if (pipe(pfd)) {
-			mmt_fail(v, "pipe: %s", strerror(errno));
-			break;
-		}
-		h->fd = pfd[0];
-		h->wfd = pfd[1];
-		sz = fcntl(h->wfd, F_SETPIPE_SZ, (int)size);
-		if (sz < (int)size) {
-			mmt_skip(v, "a pipe of %zu bytes: %s", size,
-				 strerror(errno));
-			break;
-		}
-		if (vmsplice(h->wfd, &iov, 1, 0) != (ssize_t)size)
-			mmt_fail(v, "vmsplice: %s", strerror(errno));
-		else
-			ok = true;
-		break;
-	}
-	munmap(p, size);
-	return ok;
-}
-
-static void release_pages(enum hold_way how, struct hold *h)
-{
-	if (how == HOLD_GUP && h->fd >= 0)
-		ioctl(h->fd, PIN_LONGTERM_TEST_STOP);
-	/* Closing a ring frees its buffers later, from a worker. */
-	if (how == HOLD_IO_URING && h->fd >= 0)
-		syscall(__NR_io_uring_register, h->fd,
-			IORING_UNREGISTER_BUFFERS, NULL, 0);
-	if (h->fd >= 0)
-		close(h->fd);
-	if (h->wfd >= 0)
-		close(h->wfd);
-}
-
 /* A held page of the memfd holds off F_SEAL_WRITE until released. */
 static void pin_blocks_seal(const struct mtype *t, enum hold_way how,
 			    struct mmt_verdict *v)
 {
 	size_t size = t->size ? t->size : pagesize;
-	int fd = pin_memfd(t, v), err;
-	struct hold h;
+	int fd = pin_memfd(t, v);
 
 	if (fd < 0)
 		return;
-	if (!hold_pages(fd, size, how, &h, v))
-		goto out;
-	err = add_seals(fd, F_SEAL_WRITE);
-	if (err != EBUSY)
-		mmt_fail(v, "F_SEAL_WRITE with the pages held: %s, expected EBUSY",
-			 err_name(err));
-	expect_seals(fd, 0, v);
-	release_pages(how, &h);
-	h.fd = -1;
-	h.wfd = -1;
-	err = add_seals(fd, F_SEAL_WRITE);
-	if (err)
-		mmt_fail(v, "F_SEAL_WRITE after the release: %s", strerror(err));
-out:
-	release_pages(how, &h);
+	seal_while_held(fd, size, how, F_SEAL_WRITE, v);
 	close(fd);
 }
 

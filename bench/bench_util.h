@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the benchmark programs share: the clock they time with, and the
+ * report of a case's runs ("bench <case> <figure> <value>" lines that
+ * scripts/bench_report.py reads).
+ */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static inline int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Report the @runs times of case @name (sorted in place): every run in a
+ * comment line, then pages, median_ns, ns_per_page and spread_pct
+ * ((max - min) / median).
+ */
+static inline void bench_report(const char *name, uint64_t *ns, int runs,
+				size_t pages)
+{
+	uint64_t med;
+	int r;
+
+	printf("# %s runs_ns:", name);
+	for (r = 0; r < runs; r++)
+		printf(" %llu", (unsigned long long)ns[r]);
+	printf("\n");
+	qsort(ns, runs, sizeof(ns[0]), cmp_u64);
+	med = ns[runs / 2];
+	printf("bench %s pages %zu\n", name, pages);
+	printf("bench %s median_ns %llu\n", name, (unsigned long long)med);
+	printf("bench %s ns_per_page %.1f\n", name, (double)med / pages);
+	printf("bench %s spread_pct %.3f\n", name,
+	       med ? (ns[runs - 1] - ns[0]) * 100.0 / med : 0.0);
+	fflush(stdout);
+}
+
+#endif /* BENCH_UTIL_H */
