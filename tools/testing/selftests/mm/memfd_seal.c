@@ -15,8 +15,9 @@
  *             F_SEAL_FUTURE_WRITE old writers keep writing, by design
  * pin.*       F_SEAL_WRITE fails while a page of the memfd (shmem, shmem
  *             THP, hugetlb) is held by a long-term pin, an io_uring fixed
- *             buffer or vmsplice(), not for a long-term read-only pin
- *             through a private mapping, which holds the process's copy
+ *             buffer, vmsplice() or an O_DIRECT read in flight, not for a
+ *             long-term read-only pin through a private mapping, which
+ *             holds the process's copy
  * exec.*      MFD_NOEXEC_SEAL, MFD_EXEC and F_SEAL_EXEC on shmem and
  *             hugetlb memfds: mode, seals, chmod, implied write seals and
  *             their checks against writable mappings and pins
@@ -43,6 +44,7 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <sys/uio.h>
+#include <linux/aio_abi.h>
 #include <linux/io_uring.h>
 #include <linux/udmabuf.h>
 #include "../../../../mm/gup_test.h"
@@ -170,14 +172,140 @@ static void expect_chmod(int fd, unsigned int mode, int want,
 /* holding pages */
 
 /* The ways a page of a memfd can be held while F_SEAL_WRITE is tried. */
-enum hold_way { HOLD_GUP, HOLD_IO_URING, HOLD_VMSPLICE };
+enum hold_way { HOLD_GUP, HOLD_IO_URING, HOLD_VMSPLICE, HOLD_DIRECT_IO };
 
-static const char *const hold_name[] = { "gup", "io_uring", "vmsplice" };
+static const char *const hold_name[] = {
+	"gup", "io_uring", "vmsplice", "direct_io"
+};
 
 struct hold {
-	int fd;		/* gup_test, the ring, or the pipe's read end */
+	int fd;		/* gup_test, the ring, the pipe's read end, the disk */
 	int wfd;	/* the pipe's write end */
+	aio_context_t ctx;	/* the O_DIRECT read's AIO context */
 };
+
+/*
+ * A null_blk disk, made through configfs, whose requests complete
+ * SLOW_DISK_NS after they are issued: an O_DIRECT read from it holds its
+ * buffer's pages for that long, far longer than F_ADD_SEALS waits for
+ * page references to go away.
+ */
+#define NULLB_CONFIG	"/sys/kernel/config/nullb"
+#define SLOW_DISK	NULLB_CONFIG "/memfd_seal"
+#define SLOW_DISK_NS	"2000000000"
+
+static char slow_disk[32];
+
+static bool put_attr(const char *attr, const char *val)
+{
+	char path[128];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", SLOW_DISK, attr);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return false;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (int)strlen(val);
+}
+
+/* The slow disk's device node, or NULL with the verdict set. */
+static const char *slow_disk_path(struct mmt_verdict *v)
+{
+	char buf[16] = "";
+	int fd, n;
+
+	if (slow_disk[0])
+		return slow_disk;
+	if (access(NULLB_CONFIG, F_OK) &&
+	    mount("configfs", "/sys/kernel/config", "configfs", 0, NULL) &&
+	    errno != EBUSY) {
+		mmt_skip(v, "mount configfs: %s", strerror(errno));
+		return NULL;
+	}
+	if (access(NULLB_CONFIG, F_OK)) {
+		mmt_skip(v, "%s: %s (CONFIG_BLK_DEV_NULL_BLK)", NULLB_CONFIG,
+			 strerror(errno));
+		return NULL;
+	}
+	if (mkdir(SLOW_DISK, 0755) && errno != EEXIST) {
+		mmt_fail(v, "mkdir %s: %s", SLOW_DISK, strerror(errno));
+		return NULL;
+	}
+	/* 16 MiB, 4 KiB blocks, completions from a timer, no data kept */
+	if (!put_attr("size", "16") || !put_attr("blocksize", "4096") ||
+	    !put_attr("irqmode", "2") ||
+	    !put_attr("completion_nsec", SLOW_DISK_NS) ||
+	    !put_attr("memory_backed", "0") || !put_attr("power", "1")) {
+		mmt_fail(v, "configure %s: %s", SLOW_DISK, strerror(errno));
+		return NULL;
+	}
+	fd = open(SLOW_DISK "/index", O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		mmt_fail(v, "%s/index: %s", SLOW_DISK, strerror(errno));
+		return NULL;
+	}
+	snprintf(slow_disk, sizeof(slow_disk), "/dev/nullb%d", atoi(buf));
+	return slow_disk;
+}
+
+/* Start an O_DIRECT read of @size bytes from the slow disk into @p. */
+static bool start_direct_read(char *p, size_t size, struct hold *h,
+			      struct mmt_verdict *v)
+{
+	struct iocb cb = { .aio_lio_opcode = IOCB_CMD_PREAD };
+	struct iocb *cbs[1] = { &cb };
+	const char *disk = slow_disk_path(v);
+
+	if (!disk)
+		return false;
+	h->fd = open(disk, O_RDONLY | O_DIRECT);
+	if (h->fd < 0) {
+		mmt_fail(v, "open %s: %s", disk, strerror(errno));
+		return false;
+	}
+	if (syscall(__NR_io_setup, 1, &h->ctx)) {
+		mmt_fail(v, "io_setup: %s", strerror(errno));
+		h->ctx = 0;
+		return false;
+	}
+	cb.aio_fildes = h->fd;
+	cb.aio_buf = (uintptr_t)p;
+	cb.aio_nbytes = size;
+	if (syscall(__NR_io_submit, h->ctx, 1, cbs) != 1) {
+		mmt_fail(v, "io_submit: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Whether the O_DIRECT read is still in flight; with @wait, wait for it
+ * and check that it read everything.
+ */
+static bool direct_read_pending(struct hold *h, size_t size, bool wait,
+				struct mmt_verdict *v)
+{
+	struct timespec ts = { .tv_sec = wait ? 60 : 0 };
+	struct io_event ev;
+	long n;
+
+	n = syscall(__NR_io_getevents, h->ctx, wait ? 1 : 0, 1, &ev, &ts);
+	if (n < 0) {
+		mmt_fail(v, "io_getevents: %s", strerror(errno));
+		return false;
+	}
+	if (n == 1 && ev.res != (long long)size)
+		mmt_fail(v, "the O_DIRECT read returned %lld, expected %zu",
+			 (long long)ev.res, size);
+	if (wait && !n)
+		mmt_fail(v, "the O_DIRECT read did not complete");
+	return !n;
+}
 
 /*
  * Take a reference to the memfd's pages through a shared writable mapping
@@ -199,6 +327,7 @@ static bool hold_pages(int fd, size_t size, enum hold_way how,
 
 	h->fd = -1;
 	h->wfd = -1;
+	h->ctx = 0;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		mmt_fail(v, "mmap: %s", strerror(errno));
@@ -251,6 +380,9 @@ static bool hold_pages(int fd, size_t size, enum hold_way how,
 		else
 			ok = true;
 		break;
+	case HOLD_DIRECT_IO:
+		ok = start_direct_read(p, size, h, v);
+		break;
 	}
 	munmap(p, size);
 	return ok;
@@ -264,6 +396,9 @@ static void release_pages(enum hold_way how, struct hold *h)
 	if (how == HOLD_IO_URING && h->fd >= 0)
 		syscall(__NR_io_uring_register, h->fd,
 			IORING_UNREGISTER_BUFFERS, NULL, 0);
+	if (h->ctx)
+		syscall(__NR_io_destroy, h->ctx);
+	h->ctx = 0;
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->wfd >= 0)
@@ -283,10 +418,15 @@ static void seal_while_held(int fd, size_t size, enum hold_way how, int seal,
 	if (!hold_pages(fd, size, how, &h, v))
 		goto out;
 	err = add_seals(fd, seal);
+	/* The read must still be in flight for the verdict to mean much. */
+	if (how == HOLD_DIRECT_IO && !direct_read_pending(&h, size, false, v))
+		mmt_fail(v, "the O_DIRECT read completed before F_ADD_SEALS returned; the disk's delay is too short");
 	if (err != EBUSY)
 		mmt_fail(v, "seal %#x with the pages held: %s, expected EBUSY",
 			 seal, err_name(err));
 	expect_seals(fd, 0, v);
+	if (how == HOLD_DIRECT_IO)
+		direct_read_pending(&h, size, true, v);
 	release_pages(how, &h);
 	h.fd = -1;
 	h.wfd = -1;
@@ -1569,7 +1709,7 @@ int main(void)
 	ksft_print_header();
 	mmt_plan((ARRAY_SIZE(exec_cases) + ARRAY_SIZE(map_cases) +
 		  ARRAY_SIZE(sealed_cases)) * ARRAY_SIZE(mtypes) +
-		 (HOLD_VMSPLICE + 2) * ARRAY_SIZE(pin_mtypes) +
+		 (HOLD_DIRECT_IO + 2) * ARRAY_SIZE(pin_mtypes) +
 		 ARRAY_SIZE(udmabuf_cases) + ARRAY_SIZE(race_cases) +
 		 ARRAY_SIZE(sysctl_cases));
 	for (i = 0; i < ARRAY_SIZE(exec_cases); i++)
@@ -1582,7 +1722,7 @@ int main(void)
 		for (j = 0; j < ARRAY_SIZE(mtypes); j++)
 			run_typed("sealed", &sealed_cases[i], &mtypes[j]);
 	shmem_thp_on();
-	for (i = HOLD_GUP; i <= HOLD_VMSPLICE; i++)
+	for (i = HOLD_GUP; i <= HOLD_DIRECT_IO; i++)
 		for (j = 0; j < ARRAY_SIZE(pin_mtypes); j++)
 			run_pin(i, &pin_mtypes[j]);
 	for (j = 0; j < ARRAY_SIZE(pin_mtypes); j++)
