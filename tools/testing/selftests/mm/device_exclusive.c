@@ -1,0 +1,1101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device-exclusive access: test_hmm's device takes anonymous pages with
+ * make_device_exclusive_range() (HMM_DMIRROR_EXCLUSIVE), and the CPU, fork,
+ * reclaim, migration, mprotect and unmap take them back.
+ *
+ * cpu_*        the CPU reads or writes an exclusive page: the data is the
+ *              device's, and the device no longer holds the page
+ * device_*     the device writes an exclusive page without a fault; after
+ *              mprotect(PROT_READ) it may not write at all
+ * fork*        fork() of exclusive pages: parent and child each get their
+ *              own, and fork never fails while the device's driver holds
+ *              a page locked
+ * pageout, move_pages, migrate_race
+ *              reclaim and migration take exclusive pages like mapped ones
+ * munmap, exit  no page is leaked
+ * thp          a THP mapped by a PMD can be made exclusive
+ * soft_dirty, uffd_wp
+ *              a page given back is not writable while a write must be seen
+ * pinned       a long-term pin stays coherent through exclusive access
+ * proc         smaps and pagemap count exclusive pages as resident
+ * gup, mremap  GUP gives pages back; mremap() keeps the data
+ * two_devices  hmm_range_fault() of device 1 faults in a page that device 0
+ *              holds in its private memory
+ * bad_*        refused input: errno and no kernel warning
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "../../../../lib/test_hmm_uapi.h"
+#include "../../../../mm/gup_test.h"
+#include "mm_util.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
+#ifndef MAP_HUGETLB
+#define MAP_HUGETLB	0x40000
+#endif
+#ifndef UFFD_FEATURE_SIGBUS
+#define UFFD_FEATURE_SIGBUS	(1 << 7)
+#endif
+#define PM_SOFT_DIRTY	(1ULL << 55)
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NPAGES		16
+#define DEV0		"/dev/hmm_dmirror0"
+#define DEV1		"/dev/hmm_dmirror1"
+
+static int dev[2] = { -1, -1 };
+
+/* Run @req of test_hmm on @npages pages at @addr; 0 or the errno. */
+static int dmirror(int d, unsigned long req, void *addr, void *buf,
+		   unsigned long npages, struct hmm_dmirror_cmd *out)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)buf,
+		.npages = npages,
+	};
+	int ret = ioctl(dev[d], req, &cmd) ? errno : 0;
+
+	if (out)
+		*out = cmd;
+	return ret;
+}
+
+/* @npages private anonymous pages holding the ints 0, 1, 2, ... */
+static int *anon_ints(unsigned long npages, struct mmt_verdict *v)
+{
+	int *p = mmap(NULL, npages * pagesize, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t i;
+
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return NULL;
+	}
+	for (i = 0; i < npages * pagesize / sizeof(int); i++)
+		p[i] = i;
+	return p;
+}
+
+/* Whether the ints at @p are @base, @base + 1, ...; fails @v if not. */
+static bool ints_are(const int *p, unsigned long npages, int base,
+		     const char *what, struct mmt_verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < npages * pagesize / sizeof(int); i++) {
+		if (p[i] != (int)i + base) {
+			mmt_fail(v, "%s: int %zu is %d, expected %d", what, i,
+				 p[i], (int)i + base);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Make @npages pages at @p exclusive to device 0 and check what it read
+ * back.  False (with the verdict set) if it did not work.
+ */
+static bool take(int *p, unsigned long npages, struct mmt_verdict *v)
+{
+	size_t size = npages * pagesize;
+	int *buf = malloc(size), *was = malloc(size);
+	struct hmm_dmirror_cmd cmd;
+	bool ok = false;
+	int err;
+
+	if (!buf || !was) {
+		mmt_fail(v, "malloc");
+		goto out;
+	}
+	/* Read before: once the device holds the pages, a read is a fault. */
+	memcpy(was, p, size);
+	err = dmirror(0, HMM_DMIRROR_EXCLUSIVE, p, buf, npages, &cmd);
+	if (err)
+		mmt_fail(v, "HMM_DMIRROR_EXCLUSIVE: %s", strerror(err));
+	else if (cmd.cpages != npages)
+		mmt_fail(v, "HMM_DMIRROR_EXCLUSIVE read %llu of %lu pages",
+			 (unsigned long long)cmd.cpages, npages);
+	else if (memcmp(buf, was, size))
+		mmt_fail(v, "the device read other data than the CPU had");
+	else
+		ok = true;
+out:
+	free(was);
+	free(buf);
+	return ok;
+}
+
+/* CHECK_EXCLUSIVE must say @want (0 or EPERM). */
+static void expect_held(int *p, unsigned long npages, int want,
+			const char *when, struct mmt_verdict *v)
+{
+	int err = dmirror(0, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, npages,
+			  NULL);
+
+	if (err != want)
+		mmt_fail(v, "%s: HMM_DMIRROR_CHECK_EXCLUSIVE: %s, expected %s",
+			 when, err ? strerror(err) : "0",
+			 want ? strerror(want) : "0");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Faults caught */
+
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t fault_sig;
+
+static void on_fault(int sig)
+{
+	fault_sig = sig;
+	siglongjmp(fault_jmp, 1);
+}
+
+/* Write @val to @p; the signal it raised, or 0. */
+static int write_catching(volatile int *p, int val)
+{
+	struct sigaction sa = { .sa_handler = on_fault }, old_segv, old_bus;
+
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	fault_sig = 0;
+	if (!sigsetjmp(fault_jmp, 1))
+		*p = val;
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return fault_sig;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The cases */
+
+/* cpu_read: a CPU read gives the pages back, data intact. */
+static void cpu_read(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v);
+
+	if (!p)
+		return;
+	if (take(p, NPAGES, v)) {
+		expect_held(p, NPAGES, EPERM, "after EXCLUSIVE", v);
+		ints_are(p, NPAGES, 0, "CPU read", v);
+		expect_held(p, NPAGES, 0, "after the CPU read", v);
+	}
+	munmap(p, NPAGES * pagesize);
+}
+
+/* cpu_write: a CPU write gives the pages back; the device then reads it. */
+static void cpu_write(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v), *buf = malloc(NPAGES * pagesize);
+	size_t i;
+	int err;
+
+	if (!p || !buf)
+		goto out;
+	if (!take(p, NPAGES, v))
+		goto out;
+	for (i = 0; i < NPAGES * pagesize / sizeof(int); i++)
+		p[i]++;
+	expect_held(p, NPAGES, 0, "after the CPU write", v);
+	err = dmirror(0, HMM_DMIRROR_READ, p, buf, NPAGES, NULL);
+	if (err)
+		mmt_fail(v, "HMM_DMIRROR_READ: %s", strerror(err));
+	else
+		ints_are(buf, NPAGES, 1, "device read after the CPU write", v);
+out:
+	free(buf);
+	if (p)
+		munmap(p, NPAGES * pagesize);
+}
+
+/*
+ * device_write: while it holds the pages, the device writes them without
+ * a fault; the CPU then reads what it wrote.
+ */
+static void device_write(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v), *buf = malloc(NPAGES * pagesize);
+	struct hmm_dmirror_cmd cmd;
+	size_t i;
+	int err;
+
+	if (!p || !buf)
+		goto out;
+	if (!take(p, NPAGES, v))
+		goto out;
+	for (i = 0; i < NPAGES * pagesize / sizeof(int); i++)
+		buf[i] = i + 7;
+	err = dmirror(0, HMM_DMIRROR_WRITE, p, buf, NPAGES, &cmd);
+	if (err) {
+		mmt_fail(v, "HMM_DMIRROR_WRITE: %s", strerror(err));
+		goto out;
+	}
+	if (cmd.faults)
+		mmt_fail(v, "the device write faulted %llu times",
+			 (unsigned long long)cmd.faults);
+	expect_held(p, NPAGES, EPERM, "after the device write", v);
+	ints_are(p, NPAGES, 7, "CPU read of the device's write", v);
+	expect_held(p, NPAGES, 0, "after the CPU read", v);
+out:
+	free(buf);
+	if (p)
+		munmap(p, NPAGES * pagesize);
+}
+
+/*
+ * device_mprotect: after mprotect(PROT_READ) the device may not write
+ * (EPERM), the CPU write faults, and the CPU read sees the data.
+ */
+static void device_mprotect(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v), *buf = malloc(NPAGES * pagesize);
+	int err, sig;
+
+	if (!p || !buf)
+		goto out;
+	if (!take(p, NPAGES, v))
+		goto out;
+	if (mprotect(p, NPAGES * pagesize, PROT_READ)) {
+		mmt_fail(v, "mprotect: %s", strerror(errno));
+		goto out;
+	}
+	memset(buf, 0x5a, NPAGES * pagesize);
+	err = dmirror(0, HMM_DMIRROR_WRITE, p, buf, NPAGES, NULL);
+	if (err != EPERM)
+		mmt_fail(v, "device write after mprotect(PROT_READ): %s, expected EPERM",
+			 err ? strerror(err) : "0");
+	sig = write_catching(p, -1);
+	if (sig != SIGSEGV)
+		mmt_fail(v, "CPU write after mprotect(PROT_READ): signal %d, expected SIGSEGV",
+			 sig);
+	ints_are(p, NPAGES, 0, "CPU read after mprotect", v);
+	expect_held(p, NPAGES, 0, "after the CPU read", v);
+out:
+	free(buf);
+	if (p)
+		munmap(p, NPAGES * pagesize);
+}
+
+/* Increment every int, then check that each is one more than before. */
+static bool bump_and_check(int *p, unsigned long npages, int base,
+			   const char *who, struct mmt_verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < npages * pagesize / sizeof(int); i++)
+		p[i]++;
+	return ints_are(p, npages, base + 1, who, v);
+}
+
+/*
+ * fork: fork while the pages are exclusive.  Parent and child each
+ * increment every int and see their own result, never the other's.
+ */
+static void fork_exclusive(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v);
+	int status;
+	pid_t pid;
+
+	if (!p)
+		return;
+	if (!take(p, NPAGES, v))
+		goto out;
+	pid = fork();
+	if (pid < 0) {
+		mmt_fail(v, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (!pid) {
+		struct mmt_verdict cv = { .res = MMT_PASS };
+
+		bump_and_check(p, NPAGES, 0, "child", &cv);
+		_exit(mmt_ok(&cv) ? 0 : 1);
+	}
+	bump_and_check(p, NPAGES, 0, "parent", v);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		mmt_fail(v, "the child saw wrong data (status %#x)", status);
+	/* The child's increments did not reach us. */
+	ints_are(p, NPAGES, 1, "parent after the child", v);
+	expect_held(p, NPAGES, 0, "after fork", v);
+out:
+	munmap(p, NPAGES * pagesize);
+}
+
+struct taker {
+	int *p;
+	volatile int stop;
+	unsigned long rounds;
+	int err;
+};
+
+static void *take_loop(void *arg)
+{
+	struct taker *t = arg;
+	int *buf = malloc(NPAGES * pagesize);
+	int err;
+
+	while (buf && !t->stop) {
+		err = dmirror(0, HMM_DMIRROR_EXCLUSIVE, t->p, buf, NPAGES,
+			      NULL);
+		if (err && err != EBUSY) {
+			t->err = err;
+			break;
+		}
+		t->rounds++;
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * fork_locked: fork over and over while another thread keeps taking the
+ * pages exclusively (the driver holds them locked while it maps them):
+ * fork never fails, and each child sees the parent's data of that moment.
+ */
+static void fork_locked(struct mmt_verdict *v)
+{
+	struct taker t = { 0 };
+	pthread_t th;
+	int round, status;
+	pid_t pid;
+
+	t.p = anon_ints(NPAGES, v);
+	if (!t.p)
+		return;
+	if (pthread_create(&th, NULL, take_loop, &t)) {
+		mmt_fail(v, "pthread_create");
+		goto out;
+	}
+	for (round = 0; round < 300 && mmt_ok(v); round++) {
+		pid = fork();
+		if (pid < 0) {
+			mmt_fail(v, "fork %d: %s", round, strerror(errno));
+			break;
+		}
+		if (!pid) {
+			struct mmt_verdict cv = { .res = MMT_PASS };
+
+			ints_are(t.p, NPAGES, round, "child", &cv);
+			bump_and_check(t.p, NPAGES, round, "child", &cv);
+			_exit(mmt_ok(&cv) ? 0 : 1);
+		}
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			mmt_fail(v, "round %d: the child saw wrong data", round);
+		bump_and_check(t.p, NPAGES, round, "parent", v);
+	}
+	t.stop = 1;
+	pthread_join(th, NULL);
+	if (t.err)
+		mmt_fail(v, "HMM_DMIRROR_EXCLUSIVE: %s", strerror(t.err));
+	if (!t.rounds)
+		mmt_fail(v, "the device never took the pages");
+	ksft_print_msg("fork_locked: %d forks against %lu exclusive rounds\n",
+		       round, t.rounds);
+out:
+	munmap(t.p, NPAGES * pagesize);
+}
+
+/*
+ * pageout: MADV_PAGEOUT swaps exclusive pages out (the device loses them),
+ * and they read back intact.
+ */
+static void pageout(struct mmt_verdict *v)
+{
+	int *p;
+	size_t i;
+
+	if (!swap_available()) {
+		mmt_skip(v, "no swap");
+		return;
+	}
+	p = anon_ints(NPAGES, v);
+	if (!p)
+		return;
+	if (!take(p, NPAGES, v))
+		goto out;
+	if (madvise(p, NPAGES * pagesize, MADV_PAGEOUT)) {
+		mmt_fail(v, "MADV_PAGEOUT: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < NPAGES; i++) {
+		if (!pagemap_swapped((char *)p + i * pagesize)) {
+			mmt_fail(v, "exclusive page %zu was not swapped out", i);
+			break;
+		}
+	}
+	expect_held(p, NPAGES, 0, "after MADV_PAGEOUT", v);
+	ints_are(p, NPAGES, 0, "read after swap-in", v);
+out:
+	munmap(p, NPAGES * pagesize);
+}
+
+static long move_pages(int count, void **pages, const int *nodes,
+		       int *status, int flags)
+{
+	return syscall(__NR_move_pages, 0, count, pages, nodes, status,
+		       flags);
+}
+
+/* Move @npages pages at @p to @node; false (and why) if one did not move. */
+static bool move_to(int *p, unsigned long npages, int node,
+		    struct mmt_verdict *v)
+{
+	void *pages[NPAGES];
+	int nodes[NPAGES], status[NPAGES];
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		pages[i] = (char *)p + i * pagesize;
+		nodes[i] = node;
+		status[i] = -1;
+	}
+	if (move_pages(npages, pages, nodes, status, 0) < 0) {
+		if (errno == ENOENT || errno == EINVAL || errno == ENOSYS)
+			mmt_skip(v, "move_pages to node %d: %s", node,
+				 strerror(errno));
+		else
+			mmt_fail(v, "move_pages: %s", strerror(errno));
+		return false;
+	}
+	for (i = 0; i < npages; i++) {
+		if (status[i] != node) {
+			mmt_fail(v, "page %lu: move_pages status %d, expected node %d",
+				 i, status[i], node);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The node the first page at @p is on, or -1. */
+static int node_of(int *p)
+{
+	void *page = p;
+	int status = -1;
+
+	if (move_pages(1, &page, NULL, &status, 0) < 0)
+		return -1;
+	return status;
+}
+
+/* move_pages: exclusive pages move to the other node, data intact. */
+static void move_exclusive(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v);
+	int node;
+
+	if (!p)
+		return;
+	node = node_of(p);
+	if (node < 0) {
+		mmt_skip(v, "move_pages: %s", strerror(errno));
+		goto out;
+	}
+	if (!take(p, NPAGES, v))
+		goto out;
+	if (move_to(p, NPAGES, !node, v)) {
+		expect_held(p, NPAGES, 0, "after move_pages", v);
+		ints_are(p, NPAGES, 0, "read after move_pages", v);
+	}
+out:
+	munmap(p, NPAGES * pagesize);
+}
+
+struct toucher {
+	volatile int *p;
+	volatile int stop;
+	unsigned long reads;
+	int bad;
+};
+
+static void *touch_loop(void *arg)
+{
+	struct toucher *t = arg;
+
+	while (!t->stop) {
+		if (t->p[1] != 1)
+			t->bad = t->p[1];
+		t->reads++;
+	}
+	return NULL;
+}
+
+/*
+ * migrate_race: threads keep reading a page that the device keeps taking
+ * while it is moved between the nodes: no lost data, no kernel warning.
+ */
+static void migrate_race(struct mmt_verdict *v)
+{
+	struct toucher t[3] = { 0 };
+	pthread_t th[3];
+	int *p = anon_ints(1, v), buf[1024];
+	int i, round, node, started = 0, moved = 0, status;
+	void *page = p;
+	struct timespec t0, t1;
+
+	if (!p)
+		return;
+	node = node_of(p);
+	if (node < 0) {
+		mmt_skip(v, "move_pages: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 3; i++) {
+		t[i].p = p;
+		if (pthread_create(&th[i], NULL, touch_loop, &t[i]))
+			break;
+		started++;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (round = 0; round < 400 && mmt_ok(v); round++) {
+		int err = dmirror(0, HMM_DMIRROR_EXCLUSIVE, p, buf, 1, NULL);
+
+		if (err && err != EBUSY)
+			mmt_fail(v, "round %d: HMM_DMIRROR_EXCLUSIVE: %s",
+				 round, strerror(err));
+		/* Under the race a move may fail; the data may not. */
+		status = -1;
+		node = !node;
+		if (move_pages(1, &page, &node, &status, 0) == 0 &&
+		    status == node)
+			moved++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 60)
+			break;
+	}
+	for (i = 0; i < started; i++) {
+		t[i].stop = 1;
+		pthread_join(th[i], NULL);
+		if (t[i].bad)
+			mmt_fail(v, "a reader saw %d, expected 1", t[i].bad);
+	}
+	ints_are(p, 1, 0, "after the race", v);
+	if (!moved)
+		mmt_fail(v, "the page never moved in %d rounds", round);
+	ksft_print_msg("migrate_race: %d rounds, %d moves, %lu reads\n",
+		       round, moved, t[0].reads + t[1].reads + t[2].reads);
+out:
+	munmap(p, pagesize);
+}
+
+/*
+ * Anonymous pages in use, as the kernel counts them after folding the
+ * per-CPU deltas.
+ */
+static long anon_pages(void)
+{
+	vmstat_refresh();
+	return vmstat_read("nr_anon_pages");
+}
+
+#define LEAK_PAGES	4096	/* 16 MiB: far above the counters' noise */
+#define LEAK_SLACK	256
+
+/* munmap: unmapping exclusive pages frees them all. */
+static void munmap_exclusive(struct mmt_verdict *v)
+{
+	long before = anon_pages(), after;
+	int *p = anon_ints(LEAK_PAGES, v);
+	unsigned long off;
+
+	if (!p)
+		return;
+	for (off = 0; off < LEAK_PAGES && mmt_ok(v); off += 64)
+		take(p + off * pagesize / sizeof(int), 64, v);
+	munmap(p, LEAK_PAGES * pagesize);
+	after = anon_pages();
+	if (before < 0 || after < 0)
+		mmt_skip(v, "no nr_anon_pages in /proc/vmstat");
+	else if (after > before + LEAK_SLACK)
+		mmt_fail(v, "nr_anon_pages %ld before, %ld after unmapping %d exclusive pages",
+			 before, after, LEAK_PAGES);
+}
+
+/* exit: a process that exits with exclusive pages leaks none. */
+static void exit_exclusive(struct mmt_verdict *v)
+{
+	long before = anon_pages(), after;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		mmt_fail(v, "fork: %s", strerror(errno));
+		return;
+	}
+	if (!pid) {
+		struct mmt_verdict cv = { .res = MMT_PASS };
+		int *p = anon_ints(LEAK_PAGES, &cv);
+		unsigned long off;
+
+		/* The child opens its own mirror of its own mm. */
+		close(dev[0]);
+		dev[0] = open(DEV0, O_RDWR);
+		for (off = 0; p && off < LEAK_PAGES && mmt_ok(&cv); off += 64)
+			take(p + off * pagesize / sizeof(int), 64, &cv);
+		_exit(mmt_ok(&cv) ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		mmt_fail(v, "the child could not take its pages (status %#x)",
+			 status);
+		return;
+	}
+	after = anon_pages();
+	if (before < 0 || after < 0)
+		mmt_skip(v, "no nr_anon_pages in /proc/vmstat");
+	else if (after > before + LEAK_SLACK)
+		mmt_fail(v, "nr_anon_pages %ld before, %ld after a child exited with %d exclusive pages",
+			 before, after, LEAK_PAGES);
+}
+
+/* thp: a THP mapped by a PMD can be made exclusive, data intact. */
+static void thp_exclusive(struct mmt_verdict *v)
+{
+	size_t thp = thp_pmd_size();
+	unsigned long npages;
+	int *p;
+	size_t i;
+
+	if (!thp) {
+		mmt_skip(v, "no THP");
+		return;
+	}
+	npages = thp / pagesize;
+	p = mmap_aligned(thp, thp);
+	if (!p) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return;
+	}
+	madvise(p, thp, MADV_HUGEPAGE);
+	for (i = 0; i < thp / sizeof(int); i++)
+		p[i] = i;
+	if (!range_is_thp(p, thp)) {
+		mmt_skip(v, "no THP for the range");
+		goto out;
+	}
+	if (take(p, npages, v)) {
+		expect_held(p, npages, EPERM, "after EXCLUSIVE", v);
+		ints_are(p, npages, 0, "CPU read", v);
+		expect_held(p, npages, 0, "after the CPU read", v);
+	}
+out:
+	munmap(p, thp);
+}
+
+/*
+ * soft_dirty: with soft-dirty tracking on, a page given back on a read is
+ * not soft-dirty and not writable; the next write marks it.
+ */
+static void soft_dirty(struct mmt_verdict *v)
+{
+	int *p = anon_ints(1, v);
+	uint64_t ent;
+	int fd;
+
+	if (!p)
+		return;
+	if (!take(p, 1, v))
+		goto out;
+	fd = open("/proc/self/clear_refs", O_WRONLY);
+	if (fd < 0 || write(fd, "4", 1) != 1) {
+		mmt_fail(v, "/proc/self/clear_refs: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	ints_are(p, 1, 0, "CPU read", v);
+	expect_held(p, 1, 0, "after the CPU read", v);
+	if (!pagemap_read(p, 1, &ent))
+		mmt_fail(v, "pagemap: %s", strerror(errno));
+	else if (ent & PM_SOFT_DIRTY)
+		mmt_fail(v, "soft-dirty after a read: the page came back writable");
+	p[0] = 42;
+	if (!pagemap_read(p, 1, &ent))
+		mmt_fail(v, "pagemap: %s", strerror(errno));
+	else if (!(ent & PM_SOFT_DIRTY))
+		mmt_fail(v, "not soft-dirty after a write");
+out:
+	munmap(p, pagesize);
+}
+
+/*
+ * uffd_wp: a page write-protected with userfaultfd while the device holds
+ * it comes back write-protected: the CPU write is reported (SIGBUS here).
+ */
+static void uffd_wp(struct mmt_verdict *v)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_SIGBUS,
+	};
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+	struct uffdio_writeprotect wp = { .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	int *p = anon_ints(1, v);
+	int fd, sig;
+
+	if (!p)
+		return;
+	fd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	if (fd < 0) {
+		mmt_skip(v, "userfaultfd: %s", strerror(errno));
+		goto out;
+	}
+	reg.range.start = wp.range.start = (uintptr_t)p;
+	reg.range.len = wp.range.len = pagesize;
+	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		mmt_skip(v, "userfaultfd write protection: %s",
+			 strerror(errno));
+		goto close;
+	}
+	if (!take(p, 1, v))
+		goto close;
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp)) {
+		mmt_fail(v, "UFFDIO_WRITEPROTECT: %s", strerror(errno));
+		goto close;
+	}
+	ints_are(p, 1, 0, "CPU read", v);
+	expect_held(p, 1, 0, "after the CPU read", v);
+	sig = write_catching(p, 42);
+	if (sig != SIGBUS)
+		mmt_fail(v, "CPU write to the write-protected page: signal %d, expected SIGBUS",
+			 sig);
+	if (p[0] != 0)
+		mmt_fail(v, "the write-protected page changed to %d", p[0]);
+close:
+	close(fd);
+out:
+	munmap(p, pagesize);
+}
+
+/*
+ * pinned: a long-term write pin of an exclusive page sees the CPU's write
+ * after the page comes back.
+ */
+static void pinned(struct mmt_verdict *v)
+{
+	struct pin_longterm_test pin = {
+		.size = pagesize, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	int *p = anon_ints(1, v), *buf = malloc(pagesize);
+	uint64_t ubuf = (uintptr_t)buf;
+	int gup = gup_test_open();
+
+	if (!p || !buf)
+		goto out;
+	if (gup < 0) {
+		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+		goto out;
+	}
+	pin.addr = (uintptr_t)p;
+	if (ioctl(gup, PIN_LONGTERM_TEST_START, &pin)) {
+		mmt_fail(v, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+		goto out;
+	}
+	if (take(p, 1, v)) {
+		p[3] = 1234;
+		expect_held(p, 1, 0, "after the CPU write", v);
+		if (ioctl(gup, PIN_LONGTERM_TEST_READ, &ubuf))
+			mmt_fail(v, "PIN_LONGTERM_TEST_READ: %s",
+				 strerror(errno));
+		else if (buf[3] != 1234 || buf[4] != 4)
+			mmt_fail(v, "the pin reads %d %d, expected 1234 4",
+				 buf[3], buf[4]);
+	}
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+out:
+	if (gup >= 0)
+		close(gup);
+	free(buf);
+	if (p)
+		munmap(p, pagesize);
+}
+
+/* proc: smaps and pagemap count exclusive pages as resident. */
+static void proc_counts(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v);
+	uint64_t ents[NPAGES];
+	long rss;
+	int i;
+
+	if (!p)
+		return;
+	/* A VMA of its own, which no neighbour merges into. */
+	if (madvise(p, NPAGES * pagesize, MADV_DONTFORK)) {
+		mmt_fail(v, "MADV_DONTFORK: %s", strerror(errno));
+		goto out;
+	}
+	if (!take(p, NPAGES, v))
+		goto out;
+	rss = smaps_kb(p, "Rss");
+	if (rss != (long)(NPAGES * pagesize / 1024))
+		mmt_fail(v, "smaps Rss %ld kB, expected %zu", rss,
+			 NPAGES * pagesize / 1024);
+	if (!pagemap_read(p, NPAGES, ents)) {
+		mmt_fail(v, "pagemap: %s", strerror(errno));
+	} else {
+		for (i = 0; i < NPAGES; i++) {
+			if (!(ents[i] & PM_PRESENT) || (ents[i] & PM_SWAP)) {
+				mmt_fail(v, "pagemap of page %d: %#llx, expected present",
+					 i, (unsigned long long)ents[i]);
+				break;
+			}
+		}
+	}
+	/* Reading /proc was no CPU access: the device still holds them. */
+	expect_held(p, NPAGES, EPERM, "after reading /proc", v);
+out:
+	munmap(p, NPAGES * pagesize);
+}
+
+/* gup: get_user_pages(), slow and fast, gives the pages back. */
+static void gup_restores(struct mmt_verdict *v)
+{
+	static const unsigned long reqs[] = {
+		GUP_BASIC_TEST, GUP_FAST_BENCHMARK
+	};
+	int *p = anon_ints(NPAGES, v);
+	int gup = gup_test_open();
+	unsigned int i;
+
+	if (!p)
+		goto out;
+	if (gup < 0) {
+		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < ARRAY_SIZE(reqs) && mmt_ok(v); i++) {
+		struct gup_test g = {
+			.addr = (uintptr_t)p, .size = NPAGES * pagesize,
+			.nr_pages_per_call = NPAGES,
+		};
+
+		if (!take(p, NPAGES, v))
+			break;
+		if (ioctl(gup, reqs[i], &g))
+			mmt_fail(v, "gup_test %#lx: %s", reqs[i],
+				 strerror(errno));
+		expect_held(p, NPAGES, 0, i ? "after GUP-fast" : "after GUP",
+			    v);
+	}
+	ints_are(p, NPAGES, 0, "after GUP", v);
+out:
+	if (gup >= 0)
+		close(gup);
+	if (p)
+		munmap(p, NPAGES * pagesize);
+}
+
+/* mremap: moved exclusive pages keep their data at the new address. */
+static void mremap_exclusive(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v), *q;
+	void *hole;
+
+	if (!p)
+		return;
+	hole = mmap(NULL, NPAGES * pagesize, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hole == MAP_FAILED || !take(p, NPAGES, v)) {
+		if (hole == MAP_FAILED)
+			mmt_fail(v, "mmap: %s", strerror(errno));
+		munmap(p, NPAGES * pagesize);
+		return;
+	}
+	q = mremap(p, NPAGES * pagesize, NPAGES * pagesize,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	if (q == MAP_FAILED) {
+		mmt_fail(v, "mremap: %s", strerror(errno));
+		munmap(p, NPAGES * pagesize);
+		munmap(hole, NPAGES * pagesize);
+		return;
+	}
+	ints_are(q, NPAGES, 0, "read after mremap", v);
+	munmap(q, NPAGES * pagesize);
+}
+
+/*
+ * two_devices: device 0 migrates the range to its private memory; device
+ * 1 reads it, which faults the pages back to system memory.
+ */
+static void two_devices(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v), *buf = malloc(NPAGES * pagesize);
+	int err;
+
+	if (!p || !buf)
+		goto out;
+	err = dmirror(0, HMM_DMIRROR_MIGRATE, p, buf, NPAGES, NULL);
+	if (err) {
+		mmt_fail(v, "HMM_DMIRROR_MIGRATE: %s", strerror(err));
+		goto out;
+	}
+	if (!pagemap_swapped(p)) {
+		mmt_fail(v, "device 0 did not take the pages to its memory");
+		goto out;
+	}
+	memset(buf, 0, NPAGES * pagesize);
+	err = dmirror(1, HMM_DMIRROR_READ, p, buf, NPAGES, NULL);
+	if (err)
+		mmt_fail(v, "device 1 read of device 0's pages: %s",
+			 strerror(err));
+	else
+		ints_are(buf, NPAGES, 0, "device 1's read", v);
+	ints_are(p, NPAGES, 0, "CPU read", v);
+out:
+	free(buf);
+	if (p)
+		munmap(p, NPAGES * pagesize);
+}
+
+/* One refused request: its errno must be @want. */
+static void expect_refused(void *addr, unsigned long npages, int want,
+			   const char *what, struct mmt_verdict *v)
+{
+	char *buf = malloc(pagesize * 4);
+	int err = dmirror(0, HMM_DMIRROR_EXCLUSIVE, addr, buf, npages, NULL);
+
+	if (err != want)
+		mmt_fail(v, "%s: %s, expected %s", what,
+			 err ? strerror(err) : "success", strerror(want));
+	free(buf);
+}
+
+/* bad_input: unaligned, empty, too large and unmapped ranges. */
+static void bad_input(struct mmt_verdict *v)
+{
+	int *p = anon_ints(1, v);
+	void *hole;
+
+	if (!p)
+		return;
+	expect_refused((char *)p + 8, 1, EINVAL, "unaligned", v);
+	expect_refused(p, 0, EINVAL, "empty", v);
+	expect_refused(p, 1UL << 20, E2BIG, "4 GiB", v);
+	hole = mmap(NULL, pagesize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (hole != MAP_FAILED) {
+		munmap(hole, pagesize);
+		expect_refused(hole, 1, EFAULT, "unmapped", v);
+	}
+	if (mprotect(p, pagesize, PROT_READ) == 0)
+		expect_refused(p, 1, EFAULT, "read-only", v);
+	munmap(p, pagesize);
+}
+
+/* bad_shared: shared anonymous (shmem) and file pages are refused. */
+static void bad_shared(struct mmt_verdict *v)
+{
+	char *p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return;
+	}
+	memset(p, 1, pagesize);
+	expect_refused(p, 1, EOPNOTSUPP, "shared anonymous", v);
+	if (!mmt_all_bytes(p, pagesize, 1))
+		mmt_fail(v, "the shared page changed");
+	munmap(p, pagesize);
+}
+
+/* bad_hugetlb: hugetlb pages are refused. */
+static void bad_hugetlb(struct mmt_verdict *v)
+{
+	size_t huge = 2UL << 20;
+	char *p = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+
+	if (p == MAP_FAILED) {
+		mmt_skip(v, "no hugetlb page: %s", strerror(errno));
+		return;
+	}
+	memset(p, 3, huge);
+	expect_refused(p, 1, EOPNOTSUPP, "hugetlb", v);
+	if (!mmt_all_bytes(p, huge, 3))
+		mmt_fail(v, "the hugetlb page changed");
+	munmap(p, huge);
+}
+
+struct test_case {
+	const char *name;
+	void (*run)(struct mmt_verdict *v);
+};
+
+static const struct test_case cases[] = {
+	{ "cpu_read", cpu_read },
+	{ "cpu_write", cpu_write },
+	{ "device_write", device_write },
+	{ "device_mprotect", device_mprotect },
+	{ "fork", fork_exclusive },
+	{ "fork_locked", fork_locked },
+	{ "pageout", pageout },
+	{ "move_pages", move_exclusive },
+	{ "migrate_race", migrate_race },
+	{ "munmap", munmap_exclusive },
+	{ "exit", exit_exclusive },
+	{ "thp", thp_exclusive },
+	{ "soft_dirty", soft_dirty },
+	{ "uffd_wp", uffd_wp },
+	{ "pinned", pinned },
+	{ "proc", proc_counts },
+	{ "gup", gup_restores },
+	{ "mremap", mremap_exclusive },
+	{ "two_devices", two_devices },
+	{ "bad_input", bad_input },
+	{ "bad_shared", bad_shared },
+	{ "bad_hugetlb", bad_hugetlb },
+};
+
+int main(void)
+{
+	char why[128] = "";
+	size_t i;
+
+	ksft_print_header();
+	dev[0] = open(DEV0, O_RDWR);
+	if (dev[0] < 0)
+		snprintf(why, sizeof(why), "%s: %s (CONFIG_TEST_HMM)", DEV0,
+			 strerror(errno));
+	dev[1] = open(DEV1, O_RDWR);
+	if (dev[1] < 0 && !why[0])
+		snprintf(why, sizeof(why), "%s: %s", DEV1, strerror(errno));
+	mmt_plan(ARRAY_SIZE(cases));
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct mmt_verdict v = { .res = MMT_PASS };
+
+		if (why[0])
+			mmt_skip(&v, "%s", why);
+		else
+			cases[i].run(&v);
+		mmt_report(cases[i].name, v.res, NULL, "%s", v.why);
+	}
+	return mmt_exit();
+}
