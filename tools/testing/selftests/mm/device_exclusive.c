@@ -375,21 +375,30 @@ static void *take_loop(void *arg)
  * pages exclusively (the driver holds them locked while it maps them):
  * fork never fails, and each child sees the parent's data of that moment.
  */
+#define HOLD_US	"/sys/module/test_hmm/parameters/exclusive_hold_us"
+
 static void fork_locked(struct mmt_verdict *v)
 {
 	struct taker t = { 0 };
+	unsigned long hold;
 	pthread_t th;
 	int round, status;
 	pid_t pid;
 
+	/* The driver holds the pages locked for 5 ms after each take. */
+	if (!sysfs_read_ulong(HOLD_US, &hold) ||
+	    !sysfs_write_ulong(HOLD_US, 5000)) {
+		mmt_skip(v, "%s: %s", HOLD_US, strerror(errno));
+		return;
+	}
 	t.p = anon_ints(NPAGES, v);
 	if (!t.p)
-		return;
+		goto restore;
 	if (pthread_create(&th, NULL, take_loop, &t)) {
 		mmt_fail(v, "pthread_create");
 		goto out;
 	}
-	for (round = 0; round < 300 && mmt_ok(v); round++) {
+	for (round = 0; round < 100 && mmt_ok(v); round++) {
 		pid = fork();
 		if (pid < 0) {
 			mmt_fail(v, "fork %d: %s", round, strerror(errno));
@@ -417,6 +426,8 @@ static void fork_locked(struct mmt_verdict *v)
 		       round, t.rounds);
 out:
 	munmap(t.p, NPAGES * pagesize);
+restore:
+	sysfs_write_ulong(HOLD_US, hold);
 }
 
 /*
