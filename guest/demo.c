@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include "lib/test_hmm_uapi.h"
 #include "mm/gup_test.h"
 #include "mm_util.h"
 
@@ -276,6 +277,59 @@ static void scenario_pin_mprotect(int gup)
 	free(buf);
 }
 
+/* One test_hmm request on one page; 0 or the errno. */
+static int dmirror1(int dev, unsigned long req, void *addr, void *buf,
+		    struct hmm_dmirror_cmd *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->addr = (uintptr_t)addr;
+	cmd->ptr = (uintptr_t)buf;
+	cmd->npages = 1;
+	return ioctl(dev, req, cmd) ? errno : 0;
+}
+
+static void scenario_device_exclusive(void)
+{
+	int dev = open("/dev/hmm_dmirror0", O_RDWR);
+	char *p = page("written by the CPU");
+	char *buf = calloc(1, pagesize);
+	struct hmm_dmirror_cmd cmd;
+	int held, err, ok;
+
+	printf("Scenario 6: a device takes a page for atomics, the CPU touches it\n");
+	if (dev < 0) {
+		printf("  no /dev/hmm_dmirror0: %s\n", strerror(errno));
+		verdict(0, "test_hmm's device is missing");
+		goto out;
+	}
+	printf("  does: HMM_DMIRROR_EXCLUSIVE (make_device_exclusive_range) on a page holding \"%s\"\n",
+	       p);
+	err = dmirror1(dev, HMM_DMIRROR_EXCLUSIVE, p, buf, &cmd);
+	if (err) {
+		printf("  kernel: refused: %s\n", strerror(err));
+		verdict(0, "the device could not take the page");
+		goto out;
+	}
+	held = dmirror1(dev, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, &cmd);
+	printf("  kernel: the device read \"%s\" and holds the page (%s); pfn %#llx still mapped\n",
+	       buf, held == EPERM ? "CHECK_EXCLUSIVE: EPERM" : "not held",
+	       (unsigned long long)pfn_of(p));
+	strcpy(buf, "written by the device");
+	err = dmirror1(dev, HMM_DMIRROR_WRITE, p, buf, &cmd);
+	printf("  does: the device writes \"%s\" (%s, %llu faults), then the CPU reads the page\n",
+	       buf, err ? strerror(err) : "ok", (unsigned long long)cmd.faults);
+	ok = held == EPERM && !err && !cmd.faults && !strcmp(p, buf);
+	err = dmirror1(dev, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, &cmd);
+	printf("  kernel: the CPU fault took the page back and told the driver (CHECK_EXCLUSIVE: %s); the CPU reads \"%s\"\n",
+	       err ? strerror(err) : "0", p);
+	verdict(ok && !err, "the device had the page alone, and the CPU got it back with the device's data");
+out:
+	if (dev >= 0)
+		close(dev);
+	munmap(p, pagesize);
+	free(buf);
+}
+
 int main(void)
 {
 	int gup;
@@ -291,6 +345,7 @@ int main(void)
 	scenario_pin_fork(gup);
 	scenario_ro_pin_fork(gup);
 	scenario_pin_mprotect(gup);
+	scenario_device_exclusive();
 	close(gup);
 	printf("%s\n", failures ? "Some scenarios did not behave as expected."
 				: "All scenarios behaved as expected.");
