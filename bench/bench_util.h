@@ -7,9 +7,11 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline uint64_t now_ns(void)
@@ -50,6 +52,19 @@ static inline void bench_report(const char *name, uint64_t *ns, int runs,
 	printf("bench %s spread_pct %.3f\n", name,
 	       med ? (ns[runs - 1] - ns[0]) * 100.0 / med : 0.0);
 	fflush(stdout);
+}
+
+/* Whether case @name is to run: no arguments, or one of them names it. */
+static inline bool bench_wanted(const char *name, int argc, char **argv)
+{
+	int i;
+
+	if (argc < 2)
+		return true;
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return false;
 }
 
 #endif /* BENCH_UTIL_H */

@@ -162,18 +162,6 @@ static const struct bench_case cases[] = {
 	{ "create_seal", create_seal, false },
 };
 
-static bool wanted(const char *name, int argc, char **argv)
-{
-	int i;
-
-	if (argc < 2)
-		return true;
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name))
-			return true;
-	return false;
-}
-
 int main(int argc, char **argv)
 {
 	cpu_set_t cpu;
@@ -187,7 +175,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		if (wanted(cases[i].name, argc, argv) && cases[i].run(&cases[i]))
+		if (bench_wanted(cases[i].name, argc, argv) && cases[i].run(&cases[i]))
 			ret = 1;
 	return ret;
 }

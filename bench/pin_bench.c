@@ -243,18 +243,6 @@ static const struct bench_case cases[] = {
 	{ "pin_fast_rw_file", true, true, true },
 };
 
-static bool wanted(const char *name, int argc, char **argv)
-{
-	int i;
-
-	if (argc < 2)
-		return true;
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name))
-			return true;
-	return false;
-}
-
 int main(int argc, char **argv)
 {
 	cpu_set_t cpu;
@@ -270,7 +258,7 @@ int main(int argc, char **argv)
 	if (open_dev())
 		return 1;
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
-		if (wanted(cases[i].name, argc, argv) && run_case(&cases[i]))
+		if (bench_wanted(cases[i].name, argc, argv) && run_case(&cases[i]))
 			ret = 1;
 	return ret;
 }
