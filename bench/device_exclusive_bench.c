@@ -120,10 +120,10 @@ static int run_case(struct bench_case *c)
 }
 
 static struct bench_case cases[] = {
-	{ "migrate_base", HMM_DMIRROR_MIGRATE, false },
-	{ "migrate_thp", HMM_DMIRROR_MIGRATE, true },
-	{ "exclusive_base", HMM_DMIRROR_EXCLUSIVE, false },
-	{ "exclusive_thp", HMM_DMIRROR_EXCLUSIVE, true },
+	{ .name = "migrate_base", .req = HMM_DMIRROR_MIGRATE },
+	{ .name = "migrate_thp", .req = HMM_DMIRROR_MIGRATE, .thp = true },
+	{ .name = "exclusive_base", .req = HMM_DMIRROR_EXCLUSIVE },
+	{ .name = "exclusive_thp", .req = HMM_DMIRROR_EXCLUSIVE, .thp = true },
 };
 
 int main(int argc, char **argv)

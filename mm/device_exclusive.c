@@ -16,9 +16,13 @@
  * that can meet the entry either gives the page back to the CPU (unmap,
  * inside the walker's own notifier range) or leaves it alone.
  *
- * Locking: the entry is installed and removed under the page table lock,
- * with the page locked; the installing and the faulting side both hold
- * mmap_lock for read, fork holds it for write.
+ * Locking: every change of an entry is made under the page table lock.
+ * make_device_exclusive_range() installs entries with mmap_lock held for
+ * read and the page locked, and the CPU fault removes them the same way;
+ * try_to_unmap() callers hold the page lock too.  fork (mmap_lock held for
+ * write), zap and mremap change entries without the page lock: the entry
+ * keeps the page mapped, so there is no rmap to add or remove but the
+ * mapping's own.
  */
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
@@ -27,7 +31,6 @@
 #include <linux/rmap.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
-#include <linux/userfaultfd_k.h>
 
 #include <asm/tlbflush.h>
 
@@ -83,7 +86,8 @@ void device_exclusive_restore_locked(struct vm_area_struct *vma,
 				     unsigned long addr, pte_t *ptep)
 {
 	pte_t orig = *ptep;
-	struct page *page = device_exclusive_entry_to_page(pte_to_swp_entry(orig));
+	swp_entry_t entry = pte_to_swp_entry(orig);
+	struct page *page = device_exclusive_entry_to_page(entry);
 	pte_t pte;
 
 	VM_WARN_ON_ONCE(!is_device_exclusive_pte(orig));
@@ -135,15 +139,18 @@ static void device_exclusive_restore_page(struct vm_area_struct *vma,
  * still there.  The access is then retried, and a write to a mapping put
  * back read-only goes to do_wp_page().
  *
- * Context: mmap_lock held for read; it is dropped if the page lock cannot
- * be taken at once and @vmf allows a retry.
- * Return: 0, or VM_FAULT_RETRY with mmap_lock dropped.
+ * Context: mmap_lock held for read.  If the page lock is not free, the
+ * fault waits for it; with FAULT_FLAG_ALLOW_RETRY it drops mmap_lock
+ * first (and with FAULT_FLAG_RETRY_NOWAIT it does not wait at all).
+ * Return: 0, or VM_FAULT_RETRY when the page lock was not taken (mmap_lock
+ * dropped unless FAULT_FLAG_RETRY_NOWAIT).
  */
 vm_fault_t device_exclusive_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	unsigned long addr = vmf->address & PAGE_MASK;
 	struct mmu_notifier_range range;
+	swp_entry_t entry;
 	struct page *page;
 
 	vmf->pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, vmf->address,
@@ -152,7 +159,8 @@ vm_fault_t device_exclusive_fault(struct vm_fault *vmf)
 		pte_unmap_unlock(vmf->pte, vmf->ptl);
 		return 0;
 	}
-	page = device_exclusive_entry_to_page(pte_to_swp_entry(vmf->orig_pte));
+	entry = pte_to_swp_entry(vmf->orig_pte);
+	page = device_exclusive_entry_to_page(entry);
 	/* The entry maps the page, so it has a reference to build on. */
 	get_page(page);
 	pte_unmap_unlock(vmf->pte, vmf->ptl);
@@ -178,56 +186,25 @@ vm_fault_t device_exclusive_fault(struct vm_fault *vmf)
  * @ptep: the entry, a device-exclusive one
  *
  * fork() copies a page a device holds as the mapped page it is: the
- * parent's entry becomes the mapping again, and the child then shares it
- * or gets a copy like any other anonymous page.  The device was told by
- * the notifier range fork opened over the parent's private VMA.
+ * parent's entry becomes the mapping again, and the child then shares the
+ * page or gets a copy like any other anonymous page.  The device was told
+ * by the notifier range fork opened over the parent's private VMA, before
+ * it took any page table lock.
  *
- * Context: both page table locks of the copy held.
- * Return: NULL when the mapping is back; otherwise the page, referenced,
- * whose lock somebody else holds: the caller drops its page table locks
- * and calls device_exclusive_fork_wait().
+ * The page lock is not needed: the entry kept the page's mapcount, so
+ * there is no rmap to add back, and a driver still programming its device
+ * with the page locked sees fork's invalidation in its sequence check.
+ * Not waiting for that lock matters: such a driver may be waiting in
+ * mmu_interval_read_begin() for fork's invalidation to end.  So fork
+ * never waits for the device and never fails because of it.
+ *
+ * Context: the page table lock of @ptep held, mmap_lock held for write.
  */
-struct page *device_exclusive_fork_restore(struct vm_area_struct *vma,
-					   unsigned long addr, pte_t *ptep)
+void device_exclusive_fork_restore(struct vm_area_struct *vma,
+				   unsigned long addr, pte_t *ptep)
 {
-	struct page *page = device_exclusive_entry_to_page(pte_to_swp_entry(*ptep));
-
 	VM_WARN_ON_ONCE(!is_cow_mapping(vma->vm_flags));
-	if (!trylock_page(page)) {
-		get_page(page);
-		return page;
-	}
 	device_exclusive_restore_locked(vma, addr, ptep);
-	unlock_page(page);
-	return NULL;
-}
-
-/**
- * device_exclusive_fork_wait - wait for a page's lock, then restore it
- * @vma: the parent's VMA
- * @pmd: the PMD that maps @addr
- * @addr: the address of the entry
- * @page: what device_exclusive_fork_restore() returned
- *
- * fork() never fails because a device-exclusive page was locked: it waits
- * for the lock, puts the mapping back, and goes on copying.
- *
- * Context: mmap_lock held for write; no page table lock held.
- * Return: 0, or -EINTR if a fatal signal came while waiting.
- */
-int device_exclusive_fork_wait(struct vm_area_struct *vma, pmd_t *pmd,
-			       unsigned long addr, struct page *page)
-{
-	int ret;
-
-	mmap_assert_write_locked(vma->vm_mm);
-	ret = lock_page_killable(page);
-	if (!ret) {
-		device_exclusive_restore_page(vma, pmd, addr, page);
-		unlock_page(page);
-	}
-	put_page(page);
-	return ret ? -EINTR : 0;
 }
 
 /**
@@ -264,6 +241,7 @@ struct page *device_exclusive_get_page(struct vm_area_struct *vma,
 	return page;
 }
 
+#ifdef CONFIG_MMU_NOTIFIER
 /*
  * Replace the writable PTE that maps @page at @addr by a device-exclusive
  * write entry.  Fails if the PTE no longer maps @page writable.
@@ -275,6 +253,7 @@ static bool device_exclusive_install(struct vm_area_struct *vma,
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range range;
 	bool done = false;
+	swp_entry_t entry;
 	spinlock_t *ptl;
 	pte_t *ptep, pteval, swp_pte;
 	pmd_t *pmd;
@@ -301,7 +280,8 @@ static bool device_exclusive_install(struct vm_area_struct *vma,
 	/* The device may write the page; the CPU's dirty bit goes to it. */
 	if (pte_dirty(pteval))
 		set_page_dirty(page);
-	swp_pte = swp_entry_to_pte(make_writable_device_exclusive_entry(page_to_pfn(page)));
+	entry = make_writable_device_exclusive_entry(page_to_pfn(page));
+	swp_pte = swp_entry_to_pte(entry);
 	if (pte_soft_dirty(pteval))
 		swp_pte = pte_swp_mksoft_dirty(swp_pte);
 	if (pte_uffd_wp(pteval))
@@ -415,3 +395,4 @@ int make_device_exclusive_range(struct mm_struct *mm, unsigned long start,
 	return i;
 }
 EXPORT_SYMBOL_GPL(make_device_exclusive_range);
+#endif /* CONFIG_MMU_NOTIFIER */

@@ -13,7 +13,9 @@
  *              a page locked
  * pageout, move_pages, migrate_race
  *              reclaim and migration take exclusive pages like mapped ones
- * munmap, exit  no page is leaked
+ * munmap*, exit
+ *              no page is leaked: unmapped while taken, after the CPU or
+ *              fork took them back, or left taken at exit
  * thp          a THP mapped by a PMD can be made exclusive
  * soft_dirty, uffd_wp
  *              a page given back is not writable while a write must be seen
@@ -21,12 +23,17 @@
  * proc         smaps and pagemap count exclusive pages as resident
  * gup, mremap  GUP gives pages back; mremap() keeps the data
  * two_devices  hmm_range_fault() of device 1 faults in a page that device 0
- *              holds in its private memory
+ *              holds in its private memory; device 1 takes pages that
+ *              device 0 holds exclusively, and device 0 is told
+ * ksm          ksmd leaves taken pages alone; a merged page can be taken
+ * dontneed_race
+ *              takes raced against MADV_DONTNEED and reads
  * bad_*        refused input: errno and no kernel warning
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kernel-page-flags.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <sched.h>
@@ -56,6 +63,7 @@
 #define UFFD_FEATURE_SIGBUS	(1 << 7)
 #endif
 #define PM_SOFT_DIRTY	(1ULL << 55)
+#define KSM_DIR		"/sys/kernel/mm/ksm/"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NPAGES		16
@@ -513,12 +521,25 @@ static int node_of(int *p)
 	return status;
 }
 
+/* Whether a second NUMA node exists to move pages to. */
+static bool two_nodes(struct mmt_verdict *v)
+{
+	if (access("/sys/devices/system/node/node1", F_OK)) {
+		mmt_skip(v, "one NUMA node");
+		return false;
+	}
+	return true;
+}
+
 /* move_pages: exclusive pages move to the other node, data intact. */
 static void move_exclusive(struct mmt_verdict *v)
 {
-	int *p = anon_ints(NPAGES, v);
+	int *p;
 	int node;
 
+	if (!two_nodes(v))
+		return;
+	p = anon_ints(NPAGES, v);
 	if (!p)
 		return;
 	node = node_of(p);
@@ -563,13 +584,17 @@ static void migrate_race(struct mmt_verdict *v)
 {
 	struct toucher t[3] = { 0 };
 	pthread_t th[3];
-	int *p = anon_ints(1, v), buf[1024];
+	int *p, buf[1024];
 	int i, round, node, started = 0, moved = 0, status;
-	void *page = p;
 	struct timespec t0, t1;
+	void *page;
 
+	if (!two_nodes(v))
+		return;
+	p = anon_ints(1, v);
 	if (!p)
 		return;
+	page = p;
 	node = node_of(p);
 	if (node < 0) {
 		mmt_skip(v, "move_pages: %s", strerror(errno));
@@ -613,75 +638,174 @@ out:
 	munmap(p, pagesize);
 }
 
-/*
- * Anonymous pages in use, as the kernel counts them after folding the
- * per-CPU deltas.
- */
-static long anon_pages(void)
+/* A /proc/vmstat counter after folding the per-CPU deltas; -1 if none. */
+static long vmstat_now(const char *name)
 {
 	vmstat_refresh();
-	return vmstat_read("nr_anon_pages");
+	return vmstat_read(name);
 }
 
 #define LEAK_PAGES	4096	/* 16 MiB: far above the counters' noise */
-#define LEAK_SLACK	256
+#define LEAK_SLACK	1024	/* per-CPU free lists, other allocations */
+
+enum leak_step { LEAK_UNMAP, LEAK_FAULT, LEAK_FORK, LEAK_EXIT };
+
+/* Take @npages pages at @p in chunks of 64; false if one chunk failed. */
+static bool take_all(int *p, unsigned long npages, struct mmt_verdict *v)
+{
+	unsigned long off;
+
+	for (off = 0; off < npages && mmt_ok(v); off += 64)
+		take(p + off * pagesize / sizeof(int), 64, v);
+	return mmt_ok(v);
+}
+
+/*
+ * Take LEAK_PAGES pages, record their PFNs into @pfns, then do @step and
+ * unmap them (LEAK_EXIT: all of it in a child that exits).
+ */
+static void leak_setup(enum leak_step step, uint64_t *pfns,
+		       struct mmt_verdict *v)
+{
+	uint64_t *ents = malloc(LEAK_PAGES * sizeof(*ents));
+	int *p = anon_ints(LEAK_PAGES, v);
+	volatile int sink;
+	int status, i;
+	pid_t pid;
+
+	if (!p || !ents)
+		goto out;
+	if (!take_all(p, LEAK_PAGES, v))
+		goto out;
+	/* The pagemap shows an exclusive page as present, PFN and all. */
+	if (!pagemap_read(p, LEAK_PAGES, ents)) {
+		mmt_fail(v, "pagemap: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < LEAK_PAGES; i++)
+		pfns[i] = ents[i] & PM_PFN_MASK;
+	switch (step) {
+	case LEAK_UNMAP:
+	case LEAK_EXIT:
+		break;
+	case LEAK_FAULT:
+		for (i = 0; i < LEAK_PAGES; i++)
+			sink = p[i * pagesize / sizeof(int)];
+		(void)sink;
+		break;
+	case LEAK_FORK:
+		pid = fork();
+		if (pid < 0) {
+			mmt_fail(v, "fork: %s", strerror(errno));
+			break;
+		}
+		if (!pid)
+			_exit(0);
+		waitpid(pid, &status, 0);
+		break;
+	}
+out:
+	free(ents);
+	if (p)
+		munmap(p, LEAK_PAGES * pagesize);
+}
+
+/*
+ * After @step and the unmap, every page taken must be free again: the
+ * free page count is back, and no page still looks anonymous (a page
+ * whose reference leaked keeps its anon mapping and stays on the LRU).
+ */
+static void leak_check(enum leak_step step, struct mmt_verdict *v)
+{
+	uint64_t *pfns = mmap(NULL, LEAK_PAGES * sizeof(*pfns),
+			      PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long free_before, free_after, anon_before, anon_after;
+	int still_anon = 0, no_pfn = 0, status, i;
+	uint64_t flags;
+	pid_t pid;
+
+	if (pfns == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return;
+	}
+	free_before = vmstat_now("nr_free_pages");
+	anon_before = vmstat_now("nr_anon_pages");
+	if (step != LEAK_EXIT) {
+		leak_setup(step, pfns, v);
+	} else {
+		pid = fork();
+		if (pid < 0) {
+			mmt_fail(v, "fork: %s", strerror(errno));
+			goto out;
+		}
+		if (!pid) {
+			struct mmt_verdict cv = { .res = MMT_PASS };
+
+			/* A mirror of the child's own mm. */
+			close(dev[0]);
+			dev[0] = open(DEV0, O_RDWR);
+			leak_setup(step, pfns, &cv);
+			/* Exit with the pages still taken: no munmap first. */
+			_exit(mmt_ok(&cv) ? 0 : 1);
+		}
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			mmt_fail(v, "the child could not take its pages");
+	}
+	if (!mmt_ok(v))
+		goto out;
+	free_after = vmstat_now("nr_free_pages");
+	anon_after = vmstat_now("nr_anon_pages");
+	if (free_before < 0 || anon_before < 0) {
+		mmt_skip(v, "no nr_free_pages or nr_anon_pages in /proc/vmstat");
+		goto out;
+	}
+	if (anon_after > anon_before + LEAK_SLACK / 4)
+		mmt_fail(v, "nr_anon_pages %ld before, %ld after", anon_before,
+			 anon_after);
+	if (free_after < free_before - LEAK_SLACK)
+		mmt_fail(v, "nr_free_pages %ld before, %ld after: %d pages taken and unmapped",
+			 free_before, free_after, LEAK_PAGES);
+	for (i = 0; i < LEAK_PAGES; i++) {
+		if (!pfns[i])
+			no_pfn++;
+		else if (kpageflags_read(pfns[i], &flags) &&
+			 (flags & (1ULL << KPF_ANON)))
+			still_anon++;
+	}
+	/* A few may have been reused for new anonymous memory already. */
+	if (still_anon > LEAK_PAGES / 8)
+		mmt_fail(v, "%d of %d unmapped pages still anonymous", still_anon,
+			 LEAK_PAGES);
+	if (no_pfn == LEAK_PAGES)
+		ksft_print_msg("no PFNs in the pagemap: free page count only\n");
+out:
+	munmap(pfns, LEAK_PAGES * sizeof(*pfns));
+}
 
 /* munmap: unmapping exclusive pages frees them all. */
 static void munmap_exclusive(struct mmt_verdict *v)
 {
-	long before = anon_pages(), after;
-	int *p = anon_ints(LEAK_PAGES, v);
-	unsigned long off;
+	leak_check(LEAK_UNMAP, v);
+}
 
-	if (!p)
-		return;
-	for (off = 0; off < LEAK_PAGES && mmt_ok(v); off += 64)
-		take(p + off * pagesize / sizeof(int), 64, v);
-	munmap(p, LEAK_PAGES * pagesize);
-	after = anon_pages();
-	if (before < 0 || after < 0)
-		mmt_skip(v, "no nr_anon_pages in /proc/vmstat");
-	else if (after > before + LEAK_SLACK)
-		mmt_fail(v, "nr_anon_pages %ld before, %ld after unmapping %d exclusive pages",
-			 before, after, LEAK_PAGES);
+/* munmap_after_fault: so does unmapping them after the CPU took them back. */
+static void munmap_after_fault(struct mmt_verdict *v)
+{
+	leak_check(LEAK_FAULT, v);
+}
+
+/* munmap_after_fork: and after a fork took them back. */
+static void munmap_after_fork(struct mmt_verdict *v)
+{
+	leak_check(LEAK_FORK, v);
 }
 
 /* exit: a process that exits with exclusive pages leaks none. */
 static void exit_exclusive(struct mmt_verdict *v)
 {
-	long before = anon_pages(), after;
-	int status;
-	pid_t pid;
-
-	pid = fork();
-	if (pid < 0) {
-		mmt_fail(v, "fork: %s", strerror(errno));
-		return;
-	}
-	if (!pid) {
-		struct mmt_verdict cv = { .res = MMT_PASS };
-		int *p = anon_ints(LEAK_PAGES, &cv);
-		unsigned long off;
-
-		/* The child opens its own mirror of its own mm. */
-		close(dev[0]);
-		dev[0] = open(DEV0, O_RDWR);
-		for (off = 0; p && off < LEAK_PAGES && mmt_ok(&cv); off += 64)
-			take(p + off * pagesize / sizeof(int), 64, &cv);
-		_exit(mmt_ok(&cv) ? 0 : 1);
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status)) {
-		mmt_fail(v, "the child could not take its pages (status %#x)",
-			 status);
-		return;
-	}
-	after = anon_pages();
-	if (before < 0 || after < 0)
-		mmt_skip(v, "no nr_anon_pages in /proc/vmstat");
-	else if (after > before + LEAK_SLACK)
-		mmt_fail(v, "nr_anon_pages %ld before, %ld after a child exited with %d exclusive pages",
-			 before, after, LEAK_PAGES);
+	leak_check(LEAK_EXIT, v);
 }
 
 /* thp: a THP mapped by a PMD can be made exclusive, data intact. */
@@ -730,6 +854,11 @@ static void soft_dirty(struct mmt_verdict *v)
 
 	if (!p)
 		return;
+	/* A page just written is soft-dirty, if the kernel tracks it. */
+	if (!pagemap_read(p, 1, &ent) || !(ent & PM_SOFT_DIRTY)) {
+		mmt_skip(v, "no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY)");
+		goto out;
+	}
 	if (!take(p, 1, v))
 		goto out;
 	fd = open("/proc/self/clear_refs", O_WRONLY);
@@ -985,6 +1114,198 @@ out:
 		munmap(p, NPAGES * pagesize);
 }
 
+/*
+ * two_devices_exclusive: device 1 takes pages device 0 holds: device 0
+ * is told and loses them, device 1 has them, the data stays.
+ */
+static void two_devices_exclusive(struct mmt_verdict *v)
+{
+	int *p = anon_ints(NPAGES, v), *buf = malloc(NPAGES * pagesize);
+	struct hmm_dmirror_cmd cmd;
+	int err;
+
+	if (!p || !buf)
+		goto out;
+	if (!take(p, NPAGES, v))
+		goto out;
+	err = dmirror(1, HMM_DMIRROR_EXCLUSIVE, p, buf, NPAGES, &cmd);
+	if (err) {
+		mmt_fail(v, "device 1: HMM_DMIRROR_EXCLUSIVE: %s", strerror(err));
+		goto out;
+	}
+	ints_are(buf, NPAGES, 0, "device 1's read", v);
+	expect_held(p, NPAGES, 0, "device 0 after device 1 took the pages", v);
+	err = dmirror(1, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, NPAGES, NULL);
+	if (err != EPERM)
+		mmt_fail(v, "device 1 does not hold the pages: %s",
+			 err ? strerror(err) : "0");
+	ints_are(p, NPAGES, 0, "CPU read", v);
+	err = dmirror(1, HMM_DMIRROR_CHECK_EXCLUSIVE, p, NULL, NPAGES, NULL);
+	if (err)
+		mmt_fail(v, "device 1 still holds the pages after the CPU read: %s",
+			 strerror(err));
+out:
+	free(buf);
+	if (p)
+		munmap(p, NPAGES * pagesize);
+}
+
+static bool ksm_knob(const char *knob, unsigned long *old, unsigned long val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", knob);
+	return sysfs_read_ulong(path, old) && sysfs_write_ulong(path, val);
+}
+
+/* Wait until ksmd has made @scans more full scans; false after 60 s. */
+static bool ksm_scans(unsigned long scans)
+{
+	struct timespec tick = { 0, 2000000 }, t0, t;
+	unsigned long start, now;
+
+	if (!sysfs_read_ulong(KSM_DIR "full_scans", &start))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		nanosleep(&tick, NULL);
+		if (!sysfs_read_ulong(KSM_DIR "full_scans", &now))
+			return false;
+		if (now >= start + scans)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 60);
+	return false;
+}
+
+/*
+ * ksm: ksmd leaves a page a device holds alone (it stays the device's,
+ * data intact), and a page KSM merged can be taken: the lookup unshares
+ * it first.
+ */
+static void ksm(struct mmt_verdict *v)
+{
+	unsigned long run, sleep_ms, to_scan, dummy;
+	char *p;
+
+	if (access(KSM_DIR "run", F_OK)) {
+		mmt_skip(v, "no KSM");
+		return;
+	}
+	p = mmap(NULL, 4 * pagesize, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		mmt_fail(v, "mmap: %s", strerror(errno));
+		return;
+	}
+	/* Four identical pages; the device takes the first. */
+	memset(p, 0x3c, 4 * pagesize);
+	if (!take((int *)p, 1, v))
+		goto out;
+	if (madvise(p, 4 * pagesize, MADV_MERGEABLE)) {
+		mmt_fail(v, "MADV_MERGEABLE: %s", strerror(errno));
+		goto out;
+	}
+	if (!sysfs_read_ulong(KSM_DIR "run", &run) ||
+	    !ksm_knob("sleep_millisecs", &sleep_ms, 0) ||
+	    !ksm_knob("pages_to_scan", &to_scan, 1000) ||
+	    !ksm_knob("run", &dummy, 1)) {
+		mmt_fail(v, "cannot start ksmd: %s", strerror(errno));
+		goto out;
+	}
+	/* The second scan of a page merges it. */
+	if (!ksm_scans(3))
+		mmt_fail(v, "ksmd made no 3 full scans in 60 s");
+	expect_held((int *)p, 1, EPERM, "after ksmd's scans", v);
+	if (!mmt_all_bytes(p + pagesize, 3 * pagesize, 0x3c))
+		mmt_fail(v, "a merged page changed");
+	/* Take a merged page: it is unshared, the others stay merged. */
+	if (take((int *)(p + 2 * pagesize), 1, v)) {
+		if (!mmt_all_bytes(p, 4 * pagesize, 0x3c))
+			mmt_fail(v, "the data changed");
+		expect_held((int *)(p + 2 * pagesize), 1, 0,
+			    "after the CPU read", v);
+	}
+	sysfs_write_ulong(KSM_DIR "run", run);
+	sysfs_write_ulong(KSM_DIR "pages_to_scan", to_scan);
+	sysfs_write_ulong(KSM_DIR "sleep_millisecs", sleep_ms);
+out:
+	madvise(p, 4 * pagesize, MADV_UNMERGEABLE);
+	munmap(p, 4 * pagesize);
+}
+
+struct dropper {
+	int *p;
+	volatile int stop;
+	unsigned long drops;
+};
+
+/* Drop one page after another, with a pause that lets takes succeed. */
+static void *drop_loop(void *arg)
+{
+	struct timespec pause = { 0, 200000 };
+	struct dropper *d = arg;
+	unsigned long i;
+
+	for (i = 0; !d->stop; i++) {
+		madvise((char *)d->p + (i % NPAGES) * pagesize, pagesize,
+			MADV_DONTNEED);
+		d->drops++;
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * dontneed_race: the device keeps taking pages that another thread keeps
+ * dropping with MADV_DONTNEED while this one reads them: a read sees the
+ * data or zeroes, never anything else, and nothing leaks or warns.
+ */
+static void dontneed_race(struct mmt_verdict *v)
+{
+	struct dropper d = { 0 };
+	int *buf = malloc(NPAGES * pagesize);
+	unsigned long takes = 0;
+	pthread_t th;
+	int round, val, err;
+	size_t i;
+
+	d.p = anon_ints(NPAGES, v);
+	if (!d.p || !buf)
+		goto out;
+	if (pthread_create(&th, NULL, drop_loop, &d)) {
+		mmt_fail(v, "pthread_create");
+		goto out;
+	}
+	for (round = 0; round < 300 && mmt_ok(v); round++) {
+		for (i = 0; i < NPAGES * pagesize / sizeof(int); i += 97)
+			d.p[i] = 5;
+		err = dmirror(0, HMM_DMIRROR_EXCLUSIVE, d.p, buf, NPAGES, NULL);
+		if (!err)
+			takes++;
+		else if (err != EBUSY)
+			mmt_fail(v, "HMM_DMIRROR_EXCLUSIVE: %s", strerror(err));
+		for (i = 0; i < NPAGES * pagesize / sizeof(int); i += 97) {
+			val = d.p[i];
+			if (val != 5 && val != 0) {
+				mmt_fail(v, "round %d: int %zu is %d", round, i,
+					 val);
+				break;
+			}
+		}
+	}
+	d.stop = 1;
+	pthread_join(th, NULL);
+	if (!takes || !d.drops)
+		mmt_fail(v, "no race: %lu takes, %lu drops", takes, d.drops);
+	ksft_print_msg("dontneed_race: %d rounds, %lu takes, %lu drops\n",
+		       round, takes, d.drops);
+out:
+	free(buf);
+	if (d.p)
+		munmap(d.p, NPAGES * pagesize);
+}
+
 /* One refused request: its errno must be @want. */
 static void expect_refused(void *addr, unsigned long npages, int want,
 			   const char *what, struct mmt_verdict *v)
@@ -1071,6 +1392,8 @@ static const struct test_case cases[] = {
 	{ "move_pages", move_exclusive },
 	{ "migrate_race", migrate_race },
 	{ "munmap", munmap_exclusive },
+	{ "munmap_after_fault", munmap_after_fault },
+	{ "munmap_after_fork", munmap_after_fork },
 	{ "exit", exit_exclusive },
 	{ "thp", thp_exclusive },
 	{ "soft_dirty", soft_dirty },
@@ -1080,6 +1403,9 @@ static const struct test_case cases[] = {
 	{ "gup", gup_restores },
 	{ "mremap", mremap_exclusive },
 	{ "two_devices", two_devices },
+	{ "two_devices_exclusive", two_devices_exclusive },
+	{ "ksm", ksm },
+	{ "dontneed_race", dontneed_race },
 	{ "bad_input", bad_input },
 	{ "bad_shared", bad_shared },
 	{ "bad_hugetlb", bad_hugetlb },
