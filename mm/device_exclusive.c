@@ -116,7 +116,7 @@ static void device_exclusive_restore_page(struct vm_area_struct *vma,
 					  pmd_t *pmd, unsigned long addr,
 					  struct page *page)
 {
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the page table lock of the entry */
 	pte_t *ptep;
 
 	VM_WARN_ON_ONCE_PAGE(!PageLocked(page), page);
@@ -224,7 +224,7 @@ struct page *device_exclusive_get_page(struct vm_area_struct *vma,
 				       unsigned long addr)
 {
 	struct page *page = NULL;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the page table lock of the entry */
 	pte_t *ptep;
 	pmd_t *pmd;
 
@@ -254,7 +254,7 @@ static bool device_exclusive_install(struct vm_area_struct *vma,
 	struct mmu_notifier_range range;
 	bool done = false;
 	swp_entry_t entry;
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the page table lock of the entry */
 	pte_t *ptep, pteval, swp_pte;
 	pmd_t *pmd;
 

@@ -95,19 +95,25 @@ static void dek_restore_writable(struct kunit *test)
 							     w, true));
 	/* Shared with another mm (after fork, KSM): do_wp_page decides. */
 	KUNIT_EXPECT_FALSE(test, device_exclusive_restore_writable(rw, w, false));
-	if (IS_ENABLED(CONFIG_HAVE_ARCH_USERFAULTFD_WP))
+	if (IS_ENABLED(CONFIG_HAVE_ARCH_USERFAULTFD_WP)) {
+		pte_t wp = pte_swp_mkuffd_wp(w);
+
 		KUNIT_EXPECT_FALSE(test,
-				   device_exclusive_restore_writable(rw,
-						pte_swp_mkuffd_wp(w), true));
+				   device_exclusive_restore_writable(rw, wp,
+								     true));
+	}
 	if (IS_ENABLED(CONFIG_MEM_SOFT_DIRTY)) {
+		unsigned long tracked = rw & ~VM_SOFTDIRTY;
+		pte_t sd = pte_swp_mksoft_dirty(w);
+
 		/* Tracking on and no write seen: the next write must fault. */
 		KUNIT_EXPECT_FALSE(test,
-				   device_exclusive_restore_writable(rw & ~VM_SOFTDIRTY,
-								     w, true));
+				   device_exclusive_restore_writable(tracked, w,
+								     true));
 		/* Tracking on and the write already recorded. */
 		KUNIT_EXPECT_TRUE(test,
-				  device_exclusive_restore_writable(rw & ~VM_SOFTDIRTY,
-						pte_swp_mksoft_dirty(w), true));
+				  device_exclusive_restore_writable(tracked, sd,
+								    true));
 	}
 }
 

@@ -60,10 +60,12 @@
 #define MAP_HUGETLB	0x40000
 #endif
 #ifndef UFFD_FEATURE_SIGBUS
-#define UFFD_FEATURE_SIGBUS	(1 << 7)
+#define UFFD_FEATURE_SIGBUS	0x80
 #endif
-#define PM_SOFT_DIRTY	(1ULL << 55)
+#define PM_SOFT_DIRTY	0x0080000000000000ULL
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
+/* KPF_ANON of /proc/kpageflags, as a mask. */
+#define KPF_ANON_BIT	(1ULL << (KPF_ANON))
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NPAGES		16
@@ -171,27 +173,27 @@ static void expect_held(int *p, unsigned long npages, int want,
 /* Faults caught */
 
 static sigjmp_buf fault_jmp;
-static volatile sig_atomic_t fault_sig;
+static sig_atomic_t fault_sig;
 
 static void on_fault(int sig)
 {
-	fault_sig = sig;
+	__atomic_store_n(&fault_sig, sig, __ATOMIC_SEQ_CST);
 	siglongjmp(fault_jmp, 1);
 }
 
 /* Write @val to @p; the signal it raised, or 0. */
-static int write_catching(volatile int *p, int val)
+static int write_catching(int *p, int val)
 {
 	struct sigaction sa = { .sa_handler = on_fault }, old_segv, old_bus;
 
 	sigaction(SIGSEGV, &sa, &old_segv);
 	sigaction(SIGBUS, &sa, &old_bus);
-	fault_sig = 0;
+	__atomic_store_n(&fault_sig, 0, __ATOMIC_SEQ_CST);
 	if (!sigsetjmp(fault_jmp, 1))
-		*p = val;
+		__atomic_store_n(p, val, __ATOMIC_SEQ_CST);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	sigaction(SIGBUS, &old_bus, NULL);
-	return fault_sig;
+	return __atomic_load_n(&fault_sig, __ATOMIC_SEQ_CST);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -354,7 +356,7 @@ out:
 
 struct taker {
 	int *p;
-	volatile int stop;
+	int stop;
 	unsigned long rounds;
 	int err;
 };
@@ -365,7 +367,7 @@ static void *take_loop(void *arg)
 	int *buf = malloc(NPAGES * pagesize);
 	int err;
 
-	while (buf && !t->stop) {
+	while (buf && !__atomic_load_n(&t->stop, __ATOMIC_RELAXED)) {
 		err = dmirror(0, HMM_DMIRROR_EXCLUSIVE, t->p, buf, NPAGES,
 			      NULL);
 		if (err && err != EBUSY) {
@@ -424,14 +426,14 @@ static void fork_locked(struct mmt_verdict *v)
 			mmt_fail(v, "round %d: the child saw wrong data", round);
 		bump_and_check(t.p, NPAGES, round, "parent", v);
 	}
-	t.stop = 1;
+	__atomic_store_n(&t.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	if (t.err)
 		mmt_fail(v, "HMM_DMIRROR_EXCLUSIVE: %s", strerror(t.err));
 	if (!t.rounds)
 		mmt_fail(v, "the device never took the pages");
-	ksft_print_msg("fork_locked: %d forks against %lu exclusive rounds\n",
-		       round, t.rounds);
+	ksft_print_msg("%s: %d forks against %lu exclusive rounds\n",
+		       __func__, round, t.rounds);
 out:
 	munmap(t.p, NPAGES * pagesize);
 restore:
@@ -493,7 +495,7 @@ static bool move_to(int *p, unsigned long npages, int node,
 		status[i] = -1;
 	}
 	if (move_pages(npages, pages, nodes, status, 0) < 0) {
-		if (errno == ENOENT || errno == EINVAL || errno == ENOSYS)
+		if (errno == ENOENT || errno == EINVAL)
 			mmt_skip(v, "move_pages to node %d: %s", node,
 				 strerror(errno));
 		else
@@ -558,8 +560,8 @@ out:
 }
 
 struct toucher {
-	volatile int *p;
-	volatile int stop;
+	int *p;
+	int stop;
 	unsigned long reads;
 	int bad;
 };
@@ -568,9 +570,12 @@ static void *touch_loop(void *arg)
 {
 	struct toucher *t = arg;
 
-	while (!t->stop) {
-		if (t->p[1] != 1)
-			t->bad = t->p[1];
+	int val;
+
+	while (!__atomic_load_n(&t->stop, __ATOMIC_RELAXED)) {
+		val = __atomic_load_n(&t->p[1], __ATOMIC_RELAXED);
+		if (val != 1)
+			t->bad = val;
 		t->reads++;
 	}
 	return NULL;
@@ -624,7 +629,7 @@ static void migrate_race(struct mmt_verdict *v)
 			break;
 	}
 	for (i = 0; i < started; i++) {
-		t[i].stop = 1;
+		__atomic_store_n(&t[i].stop, 1, __ATOMIC_RELAXED);
 		pthread_join(th[i], NULL);
 		if (t[i].bad)
 			mmt_fail(v, "a reader saw %d, expected 1", t[i].bad);
@@ -632,7 +637,7 @@ static void migrate_race(struct mmt_verdict *v)
 	ints_are(p, 1, 0, "after the race", v);
 	if (!moved)
 		mmt_fail(v, "the page never moved in %d rounds", round);
-	ksft_print_msg("migrate_race: %d rounds, %d moves, %lu reads\n",
+	ksft_print_msg("%s: %d rounds, %d moves, %lu reads\n", __func__,
 		       round, moved, t[0].reads + t[1].reads + t[2].reads);
 out:
 	munmap(p, pagesize);
@@ -669,7 +674,6 @@ static void leak_setup(enum leak_step step, uint64_t *pfns,
 {
 	uint64_t *ents = malloc(LEAK_PAGES * sizeof(*ents));
 	int *p = anon_ints(LEAK_PAGES, v);
-	volatile int sink;
 	int status, i;
 	pid_t pid;
 
@@ -690,8 +694,8 @@ static void leak_setup(enum leak_step step, uint64_t *pfns,
 		break;
 	case LEAK_FAULT:
 		for (i = 0; i < LEAK_PAGES; i++)
-			sink = p[i * pagesize / sizeof(int)];
-		(void)sink;
+			__atomic_load_n(&p[i * pagesize / sizeof(int)],
+					__ATOMIC_RELAXED);
 		break;
 	case LEAK_FORK:
 		pid = fork();
@@ -771,7 +775,7 @@ static void leak_check(enum leak_step step, struct mmt_verdict *v)
 		if (!pfns[i])
 			no_pfn++;
 		else if (kpageflags_read(pfns[i], &flags) &&
-			 (flags & (1ULL << KPF_ANON)))
+			 (flags & KPF_ANON_BIT))
 			still_anon++;
 	}
 	/* A few may have been reused for new anonymous memory already. */
@@ -906,8 +910,9 @@ static void uffd_wp(struct mmt_verdict *v)
 		mmt_skip(v, "userfaultfd: %s", strerror(errno));
 		goto out;
 	}
-	reg.range.start = wp.range.start = (uintptr_t)p;
-	reg.range.len = wp.range.len = pagesize;
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = pagesize;
+	wp.range = reg.range;
 	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
 		mmt_skip(v, "userfaultfd write protection: %s",
 			 strerror(errno));
@@ -1236,7 +1241,7 @@ out:
 
 struct dropper {
 	int *p;
-	volatile int stop;
+	int stop;
 	unsigned long drops;
 };
 
@@ -1247,7 +1252,7 @@ static void *drop_loop(void *arg)
 	struct dropper *d = arg;
 	unsigned long i;
 
-	for (i = 0; !d->stop; i++) {
+	for (i = 0; !__atomic_load_n(&d->stop, __ATOMIC_RELAXED); i++) {
 		madvise((char *)d->p + (i % NPAGES) * pagesize, pagesize,
 			MADV_DONTNEED);
 		d->drops++;
@@ -1294,11 +1299,11 @@ static void dontneed_race(struct mmt_verdict *v)
 			}
 		}
 	}
-	d.stop = 1;
+	__atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	if (!takes || !d.drops)
 		mmt_fail(v, "no race: %lu takes, %lu drops", takes, d.drops);
-	ksft_print_msg("dontneed_race: %d rounds, %lu takes, %lu drops\n",
+	ksft_print_msg("%s: %d rounds, %lu takes, %lu drops\n", __func__,
 		       round, takes, d.drops);
 out:
 	free(buf);

@@ -420,7 +420,7 @@ static void seal_while_held(int fd, size_t size, enum hold_way how, int seal,
 	err = add_seals(fd, seal);
 	/* The read must still be in flight for the verdict to mean much. */
 	if (how == HOLD_DIRECT_IO && !direct_read_pending(&h, size, false, v))
-		mmt_fail(v, "the O_DIRECT read completed before F_ADD_SEALS returned; the disk's delay is too short");
+		mmt_fail(v, "the O_DIRECT read ended before the seal: disk too fast");
 	if (err != EBUSY)
 		mmt_fail(v, "seal %#x with the pages held: %s, expected EBUSY",
 			 seal, err_name(err));
