@@ -6,7 +6,7 @@ MAKEFLAGS += --no-print-directory
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help run check bench shell deps base tree export kernel selftests \
+.PHONY: all help run check bench stress shell deps base tree export kernel selftests \
 	initramfs report series series-check configs lint docs clean distclean
 
 all: check
@@ -28,6 +28,13 @@ check: initramfs
 ##               table in out/bench/report.txt
 bench: tree
 	@B='$(B)' $(S)/bench.sh
+
+## stress        race fork, pins, swap, THP, KSM, migration, device-exclusive
+##               and memfd seals for STRESS_SECS (default 120) seconds, with
+##               an invariant checked after every operation (PROFILE=kasan
+##               for the KASAN kernel)
+stress: initramfs
+	@STRESS_SECS='$(STRESS_SECS)' $(S)/stress.sh
 
 ## shell         boot the test guest into an interactive shell
 shell: initramfs

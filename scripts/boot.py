@@ -78,10 +78,12 @@ def follow(path, pos):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--mode', default='check', choices=['check', 'run', 'bench', 'shell'])
+    ap.add_argument('--mode', default='check',
+                    choices=['check', 'run', 'bench', 'stress', 'shell'])
     ap.add_argument('--tests', default='', help='comma-separated programs')
     ap.add_argument('--timeout', type=int, default=300, help='per program')
     ap.add_argument('--ntests', type=int, default=1)
+    ap.add_argument('--secs', type=int, default=0, help='stress run time')
     args = ap.parse_args()
 
     console = os.path.join(OUT, 'console.log')
@@ -94,6 +96,8 @@ def main():
         args.mode, args.timeout)
     if args.tests:
         append += ' mmx.tests=' + args.tests
+    if args.secs:
+        append += ' mmx.secs=%d' % args.secs
     cmd = qemu_cmd(args.mode, append, console, tests)
     with open(os.path.join(OUT, 'qemu.cmd'), 'w') as f:
         f.write(' '.join(cmd) + '\n')

@@ -14,7 +14,7 @@ BUSYBOX=/bin/busybox
 
 spec=$BUILD/initramfs.list
 {
-	for d in /bin /dev /proc /sys /tmp /root /mmx /mmx/tests /mmx/bench; do
+	for d in /bin /dev /proc /sys /tmp /root /mmx /mmx/tests /mmx/bench /mmx/stress; do
 		echo "dir $d 0755 0 0"
 	done
 	echo "nod /dev/console 0600 0 0 c 5 1"
@@ -24,6 +24,7 @@ spec=$BUILD/initramfs.list
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $ROOT/guest/init 0755 0 0"
 	echo "file /mmx/demo $ST/demo 0755 0 0"
+	echo "file /mmx/stress/stress $ST/stress/stress 0755 0 0"
 	echo "file /mmx/tests/list $ST/list 0644 0 0"
 	while read -r t; do
 		echo "file /mmx/tests/$t $ST/$t 0755 0 0"
