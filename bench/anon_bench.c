@@ -401,16 +401,11 @@ static bool wanted(const char *name, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	cpu_set_t cpu;
 	size_t i;
 	int ret = 0;
 
-	CPU_ZERO(&cpu);
-	CPU_SET(0, &cpu);
-	if (sched_setaffinity(0, sizeof(cpu), &cpu)) {
-		fail_sys("anon_bench", "sched_setaffinity");
+	if (!bench_on_cpu0())
 		return 1;
-	}
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		if (wanted(cases[i].name, argc, argv) && cases[i].run(&cases[i]))
 			ret = 1;

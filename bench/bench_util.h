@@ -7,6 +7,8 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +67,23 @@ static inline bool bench_wanted(const char *name, int argc, char **argv)
 		if (!strcmp(argv[i], name))
 			return true;
 	return false;
+}
+
+/*
+ * Run on CPU 0 only, so that every run of a case sees the same per-CPU
+ * state (LRU pagevecs, page lists); false, said why, if that fails.
+ */
+static inline bool bench_on_cpu0(void)
+{
+	cpu_set_t cpu;
+
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	if (sched_setaffinity(0, sizeof(cpu), &cpu)) {
+		printf("# sched_setaffinity: %s\n", strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 #endif /* BENCH_UTIL_H */

@@ -128,16 +128,11 @@ static struct bench_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	cpu_set_t cpu;
 	size_t i;
 	int ret = 0;
 
-	CPU_ZERO(&cpu);
-	CPU_SET(0, &cpu);
-	if (sched_setaffinity(0, sizeof(cpu), &cpu)) {
-		printf("# sched_setaffinity: %s\n", strerror(errno));
+	if (!bench_on_cpu0())
 		return 1;
-	}
 	dev = open("/dev/hmm_dmirror0", O_RDWR);
 	bounce = malloc(RANGE);
 	if (dev < 0 || !bounce) {

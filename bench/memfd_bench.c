@@ -164,16 +164,11 @@ static const struct bench_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	cpu_set_t cpu;
 	size_t i;
 	int ret = 0;
 
-	CPU_ZERO(&cpu);
-	CPU_SET(0, &cpu);
-	if (sched_setaffinity(0, sizeof(cpu), &cpu)) {
-		printf("# sched_setaffinity: %s\n", strerror(errno));
+	if (!bench_on_cpu0())
 		return 1;
-	}
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		if (bench_wanted(cases[i].name, argc, argv) && cases[i].run(&cases[i]))
 			ret = 1;
