@@ -12,6 +12,10 @@
  *              writing while another thread forks and pages are swapped
  *              out and read back in: the pin always shows the owner's
  *              latest write
+ * uring_pin    an io_uring fixed buffer (a long-term R/W pin that the
+ *              base has too) written by its owner, offered to reclaim,
+ *              read and written again: an IORING_OP_WRITE_FIXED of the
+ *              buffer shows the owner's latest write
  * pin_ro_fork  a long-term R/O pin taken after fork, then the parent
  *              writes: the pin shows the parent's write, never the old data
  * vmsplice     the child of a fork vmsplice()s a page into a pipe and
@@ -47,6 +51,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <linux/io_uring.h>
 #include "lib/test_hmm_uapi.h"
 #include "mm/gup_test.h"
 #include "mm_util.h"
@@ -244,6 +249,118 @@ static void pin_rw(void)
 	pthread_join(th, NULL);
 	close(gup);
 	munmap(p, NPAGES * pagesize);
+	free(buf);
+}
+
+/* A minimal io_uring: one ring, one fixed buffer, one request at a time. */
+struct ring {
+	int fd;
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail;
+	unsigned int *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
+static int ring_setup(struct ring *r, void *buf, size_t size)
+{
+	struct io_uring_params prm;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	char *sq, *cq;
+
+	memset(&prm, 0, sizeof(prm));
+	r->fd = syscall(__NR_io_uring_setup, 4, &prm);
+	if (r->fd < 0)
+		return -1;
+	sq = mmap(NULL, prm.sq_off.array + prm.sq_entries * sizeof(unsigned int),
+		  PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+		  IORING_OFF_SQ_RING);
+	cq = mmap(NULL, prm.cq_off.cqes +
+		  prm.cq_entries * sizeof(struct io_uring_cqe),
+		  PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+		  IORING_OFF_CQ_RING);
+	r->sqes = mmap(NULL, prm.sq_entries * sizeof(struct io_uring_sqe),
+		       PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+		       IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || r->sqes == MAP_FAILED)
+		return -1;
+	r->sq_tail = (unsigned int *)(sq + prm.sq_off.tail);
+	r->sq_mask = (unsigned int *)(sq + prm.sq_off.ring_mask);
+	r->sq_array = (unsigned int *)(sq + prm.sq_off.array);
+	r->cq_head = (unsigned int *)(cq + prm.cq_off.head);
+	r->cq_tail = (unsigned int *)(cq + prm.cq_off.tail);
+	r->cq_mask = (unsigned int *)(cq + prm.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(cq + prm.cq_off.cqes);
+	/* The registration pins the buffer: FOLL_WRITE | FOLL_LONGTERM. */
+	return syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS,
+		       &iov, 1);
+}
+
+/* IORING_OP_WRITE_FIXED of the whole buffer to @fd; its result. */
+static int ring_write_fixed(struct ring *r, int fd, void *buf, size_t size)
+{
+	unsigned int tail = *r->sq_tail, idx = tail & *r->sq_mask, head;
+	struct io_uring_sqe *sqe = &r->sqes[idx];
+	int res;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_WRITE_FIXED;
+	sqe->fd = fd;
+	sqe->addr = (uintptr_t)buf;
+	sqe->len = size;
+	sqe->buf_index = 0;
+	r->sq_array[idx] = idx;
+	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0) < 0)
+		return -errno;
+	head = __atomic_load_n(r->cq_head, __ATOMIC_ACQUIRE);
+	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	res = r->cqes[head & *r->cq_mask].res;
+	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+#define URING_PAGES	8	/* 32 KiB: fits a pipe */
+
+static void uring_pin(void)
+{
+	size_t size = URING_PAGES * pagesize;
+	char *p = anon(size), *buf = malloc(size);
+	int tag = 21, fds[2], res;
+	struct ring r;
+
+	if (!swap_available())
+		return skip("no swap");
+	if (!p || !buf || pipe(fds))
+		return skip("memory or pipe");
+	fill(p, URING_PAGES, tag);
+	if (ring_setup(&r, p, size))
+		return skip("io_uring fixed buffers");
+	while (running()) {
+		tag += 2;
+		fill(p, URING_PAGES, tag);
+		/* Offered to reclaim, read, then written. */
+		madvise(p, size, MADV_PAGEOUT);
+		check(holds(p, URING_PAGES, tag), "data lost by swap");
+		fill(p, URING_PAGES, tag + 1);
+		res = ring_write_fixed(&r, fds[1], p, size);
+		if (res != (int)size) {
+			check(0, "IORING_OP_WRITE_FIXED: %d", res);
+			break;
+		}
+		if (read(fds[0], buf, size) != (ssize_t)size) {
+			check(0, "read from the pipe: %s", strerror(errno));
+			break;
+		}
+		check(holds(buf, URING_PAGES, tag + 1),
+		      "the fixed buffer does not show the owner's last write");
+		op();
+	}
+	close(r.fd);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(p, size);
 	free(buf);
 }
 
@@ -570,6 +687,7 @@ struct worker {
 static const struct worker workers[] = {
 	{ "fork_cow", fork_cow },
 	{ "pin_rw", pin_rw },
+	{ "uring_pin", uring_pin },
 	{ "pin_ro_fork", pin_ro_fork },
 	{ "vmsplice", vmsplice_leak },
 	{ "swap", swap_worker },

@@ -1107,7 +1107,7 @@ static void future_write_existing(const struct mtype *t, struct mmt_verdict *v)
 {
 	size_t size = t->size ? t->size : pagesize;
 	int fd = make(t, MFD_ALLOW_SEALING, v), err;
-	struct hold h = { -1, -1 };
+	struct hold h = { .fd = -1, .wfd = -1 };
 	char c = 1, *p, *q;
 
 	if (fd < 0)
