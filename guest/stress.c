@@ -204,6 +204,21 @@ static void *fork_loop(void *arg)
 	return NULL;
 }
 
+/*
+ * Read what the long-term pin of gup_test holds into @buf, check it is
+ * fill(@tag), and release the pin.
+ */
+static void pin_shows(int gup, char *buf, int tag, const char *what)
+{
+	uint64_t ubuf = (uintptr_t)buf;
+
+	if (ioctl(gup, PIN_LONGTERM_TEST_READ, &ubuf))
+		check(0, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+	else
+		check(holds(buf, NPAGES, tag), "%s", what);
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+}
+
 static void pin_rw(void)
 {
 	struct pin_longterm_test pin = {
@@ -211,7 +226,6 @@ static void pin_rw(void)
 		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
 	};
 	char *p = anon(NPAGES * pagesize), *buf = malloc(NPAGES * pagesize);
-	uint64_t ubuf = (uintptr_t)buf;
 	struct forker f = { 0 };
 	int gup = gup_test_open(), tag = 7, round = 0;
 	pthread_t th;
@@ -236,12 +250,8 @@ static void pin_rw(void)
 			check(holds(p, NPAGES, tag), "data lost by swap");
 		}
 		fill(p, NPAGES, tag + 1);
-		if (ioctl(gup, PIN_LONGTERM_TEST_READ, &ubuf))
-			check(0, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
-		else
-			check(holds(buf, NPAGES, tag + 1),
-			      "the R/W pin does not show the owner's last write");
-		ioctl(gup, PIN_LONGTERM_TEST_STOP);
+		pin_shows(gup, buf, tag + 1,
+			  "the R/W pin does not show the owner's last write");
 		round++;
 		op();
 	}
@@ -368,7 +378,6 @@ static void pin_ro_fork(void)
 {
 	struct pin_longterm_test pin = { .size = NPAGES * pagesize };
 	char *p = anon(NPAGES * pagesize), *buf = malloc(NPAGES * pagesize);
-	uint64_t ubuf = (uintptr_t)buf;
 	int gup = gup_test_open(), tag = 3, status;
 	pid_t pid;
 
@@ -388,12 +397,8 @@ static void pin_ro_fork(void)
 			break;
 		}
 		fill(p, NPAGES, tag + 1);
-		if (ioctl(gup, PIN_LONGTERM_TEST_READ, &ubuf))
-			check(0, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
-		else
-			check(holds(buf, NPAGES, tag + 1),
-			      "the R/O pin does not show the parent's write");
-		ioctl(gup, PIN_LONGTERM_TEST_STOP);
+		pin_shows(gup, buf, tag + 1,
+			  "the R/O pin does not show the parent's write");
 		waitpid(pid, &status, 0);
 		check(WIFEXITED(status) && !WEXITSTATUS(status),
 		      "the child saw the parent's write");

@@ -107,26 +107,6 @@ void device_exclusive_restore_locked(struct vm_area_struct *vma,
 	update_mmu_cache(vma, addr, ptep);
 }
 
-/*
- * Under the page lock, and inside a notifier range if the caller has one,
- * put the mapping back if @addr still holds a device-exclusive entry for
- * @page.
- */
-static void device_exclusive_restore_page(struct vm_area_struct *vma,
-					  pmd_t *pmd, unsigned long addr,
-					  struct page *page)
-{
-	spinlock_t *ptl;	/* the page table lock of the entry */
-	pte_t *ptep;
-
-	VM_WARN_ON_ONCE_PAGE(!PageLocked(page), page);
-	ptep = pte_offset_map_lock(vma->vm_mm, pmd, addr, &ptl);
-	if (is_device_exclusive_pte(*ptep) &&
-	    device_exclusive_entry_to_page(pte_to_swp_entry(*ptep)) == page)
-		device_exclusive_restore_locked(vma, addr, ptep);
-	pte_unmap_unlock(ptep, ptl);
-}
-
 /**
  * device_exclusive_fault - the CPU touches a page a device holds
  * @vmf: the fault; vmf->orig_pte is a device-exclusive entry
@@ -172,7 +152,12 @@ vm_fault_t device_exclusive_fault(struct vm_fault *vmf)
 	mmu_notifier_range_init_owner(&range, MMU_NOTIFY_CLEAR, 0, vma,
 				      vma->vm_mm, addr, addr + PAGE_SIZE, NULL);
 	mmu_notifier_invalidate_range_start(&range);
-	device_exclusive_restore_page(vma, vmf->pmd, addr, page);
+	vmf->pte = pte_offset_map_lock(vma->vm_mm, vmf->pmd, vmf->address,
+				       &vmf->ptl);
+	/* Unless the entry went meanwhile (zap, reclaim, another fault). */
+	if (likely(pte_same(*vmf->pte, vmf->orig_pte)))
+		device_exclusive_restore_locked(vma, addr, vmf->pte);
+	pte_unmap_unlock(vmf->pte, vmf->ptl);
 	mmu_notifier_invalidate_range_end(&range);
 	unlock_page(page);
 	put_page(page);
