@@ -6,7 +6,7 @@ MAKEFLAGS += --no-print-directory
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help run check bench stress shell deps base tree export kernel selftests \
+.PHONY: all help run check bench stress fuzz faultinject shell deps base tree export kernel selftests \
 	initramfs report series series-check configs lint docs clean distclean
 
 all: check
@@ -34,7 +34,25 @@ bench: tree
 ##               an invariant checked after every operation (PROFILE=kasan
 ##               for the KASAN kernel)
 stress: initramfs
-	@STRESS_SECS='$(STRESS_SECS)' $(S)/stress.sh
+	@STRESS_SECS='$(STRESS_SECS)' $(S)/stress.sh stress
+
+## fuzz          random calls of the series' interfaces for FUZZ_SECS (default
+##               120) seconds as root and as an unprivileged user, from
+##               FUZZ_SEED (printed; FUZZ_OPS=N replays N calls): undocumented
+##               errnos, broken invariants and splats fail
+fuzz: initramfs
+	@FUZZ_SECS='$(FUZZ_SECS)' FUZZ_SEED='$(FUZZ_SEED)' FUZZ_OPS='$(FUZZ_OPS)' \
+		$(S)/stress.sh fuzz
+
+## faultinject   allocation failures (failslab, fail_page_alloc) swept through
+##               fork, pins, unshare, COW, swap-out, migration, the walker,
+##               device-exclusive takes and seals, then the selftests with
+##               FAULT_PERCENT (default 1) percent failing, on the kasan
+##               kernel (PROFILE defaults to kasan here); reports which error
+##               paths ran
+faultinject:
+	@PROFILE=$${PROFILE:-kasan} $(MAKE) --no-print-directory initramfs
+	@PROFILE=$${PROFILE:-kasan} FAULT_PERCENT='$(FAULT_PERCENT)' $(S)/stress.sh faultinject
 
 ## shell         boot the test guest into an interactive shell
 shell: initramfs

@@ -36,6 +36,12 @@
  * MAPPING_DIRTY_WP runs wp_shared_mapping_range() and wants the CLEAN only
  * fields to be 0.  MAPPING_DIRTY_CLEAN runs
  * clean_record_shared_mapping_range().
+ *
+ * Errors: EFAULT (the command or the bitmap cannot be copied), EINVAL (a
+ * bad field), EBADF (@fd is no open file), ENODEV (it is no tmpfs file),
+ * ERANGE (the range goes past the file's size), E2BIG (@bitmap_bits
+ * exceeds MAPPING_DIRTY_MAX_BITS), ENOSPC (the bitmap does not reach the
+ * range's last page), ENOMEM, ENOTTY (an unknown command).
  */
 struct mapping_dirty_cmd {
 	__u64 fd;

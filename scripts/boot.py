@@ -84,6 +84,8 @@ def main():
     ap.add_argument('--timeout', type=int, default=300, help='per program')
     ap.add_argument('--ntests', type=int, default=1)
     ap.add_argument('--secs', type=int, default=0, help='stress run time')
+    ap.add_argument('--env', action='append', default=[],
+                    help='KEY=VALUE for the guest programs\' environment')
     args = ap.parse_args()
 
     console = os.path.join(OUT, 'console.log')
@@ -92,12 +94,16 @@ def main():
     for p in (console, tests, status):
         if os.path.exists(p):
             os.unlink(p)
-    append = 'console=ttyS0 panic=-1 printk.time=1 mmx.mode=%s mmx.timeout=%d' % (
+    append = 'console=ttyS0 panic=-1 printk.time=1 printk.devkmsg=on mmx.mode=%s mmx.timeout=%d' % (
         args.mode, args.timeout)
     if args.tests:
         append += ' mmx.tests=' + args.tests
     if args.secs:
         append += ' mmx.secs=%d' % args.secs
+    for kv in args.env:
+        if not re.fullmatch(r'[A-Z_][A-Z0-9_]*=[^\s]*', kv):
+            sys.exit('boot.py: --env wants KEY=VALUE without spaces: %r' % kv)
+        append += ' mmx.env.' + kv
     cmd = qemu_cmd(args.mode, append, console, tests)
     with open(os.path.join(OUT, 'qemu.cmd'), 'w') as f:
         f.write(' '.join(cmd) + '\n')

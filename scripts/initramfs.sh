@@ -24,7 +24,9 @@ spec=$BUILD/initramfs.list
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $ROOT/guest/init 0755 0 0"
 	echo "file /mmx/demo $ST/demo 0755 0 0"
-	echo "file /mmx/stress/stress $ST/stress/stress 0755 0 0"
+	for f in "$ST"/stress/*; do
+		echo "file /mmx/stress/${f##*/} $f 0755 0 0"
+	done
 	echo "file /mmx/tests/list $ST/list 0644 0 0"
 	while read -r t; do
 		echo "file /mmx/tests/$t $ST/$t 0755 0 0"

@@ -10,6 +10,14 @@ FRAGS="$ROOT/configs/base.config $ROOT/configs/test.config"
 for f in $FRAGS; do [ -f "$f" ] || die "no config fragment $f"; done
 
 KMAKE=(make -C "$KSRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+# The kasan profile counts the lines run in the mm files the series
+# changes (gcov; make faultinject reports them).
+if grep -qx 'CONFIG_GCOV_KERNEL=y' "$ROOT/configs/$PROFILE.config" 2>/dev/null; then
+	# Only mm/'s objects of these names (arch/x86/boot has a memory.o).
+	for f in $GCOV_FILES; do
+		KMAKE+=("GCOV_PROFILE_$f.o=\$(if \$(filter mm,\$(obj)),y,n)")
+	done
+fi
 mkdir -p "$OBJ" "$OUT"
 
 # Regenerate .config when a fragment, the profile or any Kconfig file of the

@@ -24,6 +24,10 @@ fi
 export MMX_OUT=$OUT
 CACHE=${MMX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mm-exclusive}
 JOBS=${JOBS:-$(($(nproc) + 1))}
+# The mm/ files whose line coverage the kasan profile records.
+GCOV_FILES="memory hugetlb gup rmap migrate huge_memory anon_exclusive
+	device_exclusive mapping_dirty_helpers memfd memfd_noexec ksm swapfile
+	mprotect mremap madvise"
 
 # Reproducible builds make ccache hits across clones and rebuilds.
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2015'

@@ -19,11 +19,15 @@ make -s -C "$SRC/tools/testing/selftests/mm" OUTPUT="$ST" emit_tests |
 gcc -O2 -Wall -Wextra -static -isystem "$HDR/include" -I"$SRC" \
 	-I"$SRC/tools/testing/selftests/mm" -o "$ST/demo" "$ROOT/guest/demo.c" \
 	"$SRC/tools/testing/selftests/mm/mm_util.c"
-# The stress program (make stress) is a harness program too: /mmx/stress.
+# The stress, fuzz and fault-injection programs (make stress, make fuzz,
+# make faultinject) are harness programs too: /mmx/stress in the guest.
 mkdir -p "$ST/stress"
-gcc -O2 -Wall -Wextra -static -pthread -isystem "$HDR/include" -I"$SRC" \
-	-I"$SRC/tools/testing/selftests/mm" -o "$ST/stress/stress" \
-	"$ROOT/guest/stress.c" "$SRC/tools/testing/selftests/mm/mm_util.c"
+for p in stress fuzz faultinject; do
+	[ -f "$ROOT/guest/$p.c" ] || continue
+	gcc -O2 -Wall -Wextra -static -pthread -isystem "$HDR/include" -I"$SRC" \
+		-I"$SRC/tools/testing/selftests/mm" -o "$ST/stress/$p" \
+		"$ROOT/guest/$p.c" "$SRC/tools/testing/selftests/mm/mm_util.c"
+done
 # The benchmarks are harness programs, not tests: /mmx/bench in the guest.
 mkdir -p "$ST/bench"
 for b in "$ROOT"/bench/*.c; do

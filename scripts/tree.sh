@@ -122,10 +122,14 @@ export_series() {
 	rm -rf "$tmp"
 	mv "$ROOT/patches/series.new" "$ROOT/patches/series"
 	echo "$(patches_hash) $(git -C "$SRC" rev-parse HEAD)" >"$STAMP"
-	# Every slug named in patches/overlay must still exist.
+	# Every slug named in patches/overlay must still exist.  (The list is
+	# read once: grep -q on a pipe would kill its writer, which pipefail
+	# reports as a miss.)
+	local slugs
+	slugs=$(series_patches | sed 's/^[0-9]\{4\}-//; s/\.patch$//')
 	sed -e 's/#.*//' -e 's/:.*//' "$ROOT/patches/overlay" | sed '/^\s*$/d' |
 	while read -r slug; do
-		series_patches | sed 's/^[0-9]\{4\}-//; s/\.patch$//' | grep -qx "$slug" ||
+		grep -qx "$slug" <<<"$slugs" ||
 			say "warning: patches/overlay names '$slug', which is no longer in the series"
 	done
 	say "exported $n patches to patches/"

@@ -39,7 +39,8 @@ MMX-DONE
 """
 
 
-def run(console, tests, programs='prog', flt='', status='exited'):
+def run(console, tests, programs='prog', flt='', status='exited',
+        extra=()):
     with tempfile.TemporaryDirectory() as d:
         for name, text in (('console.log', console), ('tests.log', tests),
                            ('boot.status', status + '\n1\n')):
@@ -50,6 +51,7 @@ def run(console, tests, programs='prog', flt='', status='exited'):
         sys.argv = ['report.py', '--programs', programs, '--timeout', '30']
         if flt:
             sys.argv += ['--filter', flt]
+        sys.argv += list(extra)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             rc = report.main()
@@ -90,6 +92,27 @@ class ReportTest(unittest.TestCase):
             self.assertEqual(rc, 1, splat)
             i = out.index('not ok 3 dmesg_clean')
             self.assertEqual(out[i - 1], '# ' + splat)
+
+    def test_injected_failures(self):
+        trace = ('[ 2.0] FAULT_INJECTION: forcing a failure.\n'
+                 '[ 2.0] name fail_page_alloc, interval 1\n'
+                 '[ 2.0] Call Trace:\n'
+                 '[ 2.0]  dump_stack+0x9a/0xcc\n')
+        oom = ('[ 3.0] prog invoked oom-killer: gfp_mask=0x0(), order=0\n'
+               '[ 3.0] Call Trace:\n')
+        # Only a fault-injection run expects them, once each.
+        rc, out = run(KUNIT + trace, PROG_OK)
+        self.assertIn('not ok 3 dmesg_clean', out)
+        rc, out = run(KUNIT + trace + oom, PROG_OK, extra=['--injected'])
+        self.assertEqual(rc, 1)		# the KUnit failure of KUNIT
+        self.assertIn('ok 3 dmesg_clean', out)
+        self.assertIn('# 2 injected failures and OOM kills', out)
+        rc, out = run(KUNIT + trace + '[ 2.1] Call Trace:\n', PROG_OK,
+                      extra=['--injected'])
+        self.assertIn('not ok 3 dmesg_clean', out)
+        rc, out = run(KUNIT + trace + '[ 2.1] WARNING: CPU: 0 at x\n',
+                      PROG_OK, extra=['--injected'])
+        self.assertIn('not ok 3 dmesg_clean', out)
 
     def test_benign_lockdep_banner_is_clean(self):
         rc, out = run(KUNIT + '[ 0.1] rcu: \tRCU lockdep checking is enabled.\n',
