@@ -28,7 +28,9 @@
  *                           refusal in migration)
  *      walker_clean         MAPPING_DIRTY_CLEAN of a shared memfd mapping
  *      device_exclusive     HMM_DMIRROR_EXCLUSIVE of anonymous pages
- *      seal_write_pinned    F_ADD_SEALS(F_SEAL_WRITE) of a pinned memfd
+ *      fork_pinned_hugetlb_nopool  fork_pinned_hugetlb with no page to
+ *                           copy into: fork() fails with ENOMEM anyway
+ *      memfd_noexec         memfd_create(MFD_NOEXEC_SEAL)
  * 2. Selftests.  The selftests of fork, COW, pins, swap and the walker run
  *    with failslab and fail_page_alloc failing FAULT_PERCENT (default 1)
  *    percent of their allocations (task-filtered: only the tests'
@@ -53,6 +55,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -64,8 +67,11 @@
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT	21
 #endif
-#ifndef F_SEAL_WRITE
-#define F_SEAL_WRITE	0x0008
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC	0x0020
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL	0x0008U
 #endif
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NPAGES		16
@@ -261,19 +267,30 @@ static unsigned long hugetlb_knob(const char *name)
 	return v;
 }
 
+/*
+ * Free memory, counting what slabs (KASAN's quarantine keeps freed objects
+ * for a while), page tables and kernel stacks hold as free too: what a
+ * leaked page or pin would make smaller.
+ */
 static long mem_free_kb(void)
 {
+	static const char *const fields[] = {
+		"MemFree:", "Slab:", "PageTables:", "KernelStack:",
+	};
 	FILE *f = fopen("/proc/meminfo", "r");
 	char line[128];
-	long kb = -1;
+	long kb, sum = 0;
+	size_t i;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
-			break;
+		for (i = 0; i < ARRAY_SIZE(fields); i++)
+			if (!strncmp(line, fields[i], strlen(fields[i])) &&
+			    sscanf(line + strlen(fields[i]), "%ld", &kb) == 1)
+				sum += kb;
 	fclose(f);
-	return kb;
+	return sum;
 }
 
 /* ------------------------------------------------------------------ */
@@ -699,34 +716,52 @@ static void anon_teardown(struct ctx *c)
 	free(c->buf);
 }
 
-/* seal_write_pinned */
-static int seal_setup(struct ctx *c)
+/* fork_pinned_hugetlb_nopool: the copy finds no page at all */
+static int nopool_setup(struct ctx *c)
 {
-	c->fd = memfd_create("seal", MFD_ALLOW_SEALING);
-	if (c->fd < 0 || ftruncate(c->fd, NPAGES * pagesize))
-		return -1;
-	c->p = mmap(NULL, NPAGES * pagesize, PROT_READ, MAP_SHARED, c->fd, 0);
-	if (c->p == MAP_FAILED)
-		return -1;
-	c->size = NPAGES * pagesize;
-	if (pin(gup_fd, c->p, c->size, 0))
-		return -1;
-	call(SYS_fcntl, c->fd, F_ADD_SEALS, F_SEAL_WRITE, 0, 0);
+	sysfs_write_ulong(HUGE_KNOB "nr_overcommit_hugepages", 0);
+	return fork_pinned_setup(c, 1);
+}
+
+static void nopool_check(struct ctx *c)
+{
+	if (c->ret >= 0)
+		violation("fork() copied a pinned hugetlb page without a free page");
+	fork_pinned_check(c);
+}
+
+static void nopool_teardown(struct ctx *c)
+{
+	pinned_teardown(c);
+	sysfs_write_ulong(HUGE_KNOB "nr_overcommit_hugepages", 4);
+}
+
+/* memfd_noexec: memfd_create(MFD_NOEXEC_SEAL) */
+static const char memfd_name[] = "noexec";
+
+static int noexec_setup(struct ctx *c)
+{
+	(void)c;
+	call(SYS_memfd_create, (long)memfd_name,
+	     MFD_NOEXEC_SEAL | MFD_ALLOW_SEALING, 0, 0, 0);
 	return 0;
 }
 
-static void seal_check(struct ctx *c)
+static void noexec_check(struct ctx *c)
 {
-	/* A pinned page may be written through its pin: no write seal. */
-	if (c->ret == 0)
-		violation("F_SEAL_WRITE was added while a page is pinned");
+	struct stat st;
+
+	if (c->ret < 0)
+		return;
+	if (!(fcntl(c->ret, F_GET_SEALS) & F_SEAL_EXEC) ||
+	    fstat(c->ret, &st) || (st.st_mode & 0111))
+		violation("an MFD_NOEXEC_SEAL memfd is executable or not sealed");
+	close(c->ret);
 }
 
-static void seal_teardown(struct ctx *c)
+static void nothing(struct ctx *c)
 {
-	ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
-	munmap(c->p, c->size);
-	close(c->fd);
+	(void)c;
 }
 
 #define ERRS(...)	((const int []){ __VA_ARGS__, 0 })
@@ -738,6 +773,7 @@ struct sweep {
 	void (*teardown)(struct ctx *c);
 	const int *allowed;
 	int needs;		/* NEED_* */
+	int natural;		/* the errno the call fails with anyway */
 };
 
 #define NEED_GUP	1
@@ -746,27 +782,36 @@ struct sweep {
 #define NEED_WALKER	8
 #define NEED_HMM	16
 
+#define SWEEP(n, su, ch, td, errs, nd, ...)				\
+	{ .name = n, .setup = su, .check = ch, .teardown = td,		\
+	  .allowed = errs, .needs = nd, __VA_ARGS__ }
+
 static const struct sweep sweeps[] = {
-	{ "fork_pinned", fork_pinned_anon_setup, fork_pinned_check,
-	  pinned_teardown, ERRS(ENOMEM, EAGAIN), NEED_GUP },
-	{ "fork_pinned_hugetlb", fork_pinned_huge_setup, fork_pinned_check,
-	  pinned_teardown, ERRS(ENOMEM, EAGAIN), NEED_GUP | NEED_HUGETLB },
-	{ "unshare_pin", unshare_anon_setup, unshare_check, shared_teardown,
-	  ERRS(ENOMEM), NEED_GUP },
-	{ "unshare_pin_hugetlb", unshare_huge_setup, unshare_check,
-	  shared_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB },
-	{ "cow_gup_write", cow_write_setup, cow_write_check, shared_teardown,
-	  ERRS(ENOMEM, EFAULT), NEED_GUP },
-	{ "pageout_pinned", pageout_setup, data_check, pinned_teardown,
-	  ERRS(ENOMEM), NEED_GUP },
-	{ "move_pinned", move_setup, move_check, pinned_teardown,
-	  ERRS(ENOMEM), NEED_GUP | NEED_NODES },
-	{ "walker_clean", walker_setup, walker_check, walker_teardown,
-	  ERRS(ENOMEM), NEED_WALKER },
-	{ "device_exclusive", exclusive_setup, exclusive_check, anon_teardown,
-	  ERRS(ENOMEM, EBUSY, EFAULT), NEED_HMM },
-	{ "seal_write_pinned", seal_setup, seal_check, seal_teardown,
-	  ERRS(EBUSY, ENOMEM, EINTR), NEED_GUP },
+	SWEEP("fork_pinned", fork_pinned_anon_setup, fork_pinned_check,
+	      pinned_teardown, ERRS(ENOMEM, EAGAIN), NEED_GUP),
+	SWEEP("fork_pinned_hugetlb", fork_pinned_huge_setup,
+	      fork_pinned_check, pinned_teardown, ERRS(ENOMEM, EAGAIN),
+	      NEED_GUP | NEED_HUGETLB),
+	SWEEP("fork_pinned_hugetlb_nopool", nopool_setup, nopool_check,
+	      nopool_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB,
+	      .natural = ENOMEM),
+	SWEEP("unshare_pin", unshare_anon_setup, unshare_check,
+	      shared_teardown, ERRS(ENOMEM), NEED_GUP),
+	SWEEP("unshare_pin_hugetlb", unshare_huge_setup, unshare_check,
+	      shared_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB),
+	SWEEP("cow_gup_write", cow_write_setup, cow_write_check,
+	      shared_teardown, ERRS(ENOMEM, EFAULT), NEED_GUP),
+	SWEEP("pageout_pinned", pageout_setup, data_check, pinned_teardown,
+	      ERRS(ENOMEM), NEED_GUP),
+	SWEEP("move_pinned", move_setup, move_check, pinned_teardown,
+	      ERRS(ENOMEM), NEED_GUP | NEED_NODES),
+	SWEEP("walker_clean", walker_setup, walker_check, walker_teardown,
+	      ERRS(ENOMEM), NEED_WALKER),
+	SWEEP("device_exclusive", exclusive_setup, exclusive_check,
+	      anon_teardown, ERRS(ENOMEM, EBUSY, EFAULT), NEED_HMM),
+	/* shmem reports an inode it could not allocate as ENOSPC */
+	SWEEP("memfd_noexec", noexec_setup, noexec_check, nothing,
+	      ERRS(ENOMEM, ENOSPC, EMFILE, ENFILE), 0),
 };
 
 static int allowed(const int *set, int e)
@@ -832,7 +877,7 @@ static void run_sweep(const struct sweep *s, struct verdict *v)
 			if (!allowed(s->allowed, c.err))
 				violation("failure %u: errno %d (%s), not one the call documents",
 					  n, c.err, strerror(c.err));
-			if (!hit)
+			if (!hit && c.err != s->natural)
 				violation("the call failed (%s) with no failure injected",
 					  strerror(c.err));
 		} else {
@@ -875,8 +920,8 @@ static void run_selftest(const char *name, struct verdict *v)
 {
 	unsigned long free_huge = hugetlb_knob("free_hugepages");
 	long pins = pins_outstanding(), before = mem_free_kb();
-	char path[128], line[512];
-	int out[2], status = 0;
+	char path[128], line[512], c;
+	int out[2], go[2], status = 0;
 	FILE *f;
 	pid_t pid;
 
@@ -887,20 +932,29 @@ static void run_selftest(const char *name, struct verdict *v)
 		v->runs = 0;
 		return;
 	}
-	if (pipe(out))
+	if (pipe(out) || pipe2(go, O_CLOEXEC))
 		return;
 	pid = fork();
 	if (!pid) {
 		dup2(out[1], 1);
 		dup2(out[1], 2);
 		close(out[0]);
+		close(go[0]);
 		alarm(600);
-		/* Only this process and its children fail allocations. */
-		if (!write_str("/proc/self/make-it-fail", "1"))
-			_exit(125);
 		execl(path, name, NULL);
 		_exit(126);
 	}
+	/*
+	 * Allocations fail once the test runs, not while it is exec()ed:
+	 * go[1] closes when exec() succeeds.
+	 */
+	close(go[1]);
+	while (read(go[0], &c, 1) > 0)
+		;
+	close(go[0]);
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pid);
+	if (!write_str(path, "1"))
+		violation("cannot set %s", path);
 	close(out[1]);
 	f = fdopen(out[0], "r");
 	while (f && fgets(line, sizeof(line), f)) {

@@ -98,6 +98,11 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The last calls, printed with the first violation. */
+#define RING	24
+static char ring[RING][160];
+static unsigned int ring_next;
+
 static void violation(const char *fmt, ...)
 	__attribute__((__format__(__printf__, 1, 2)));
 
@@ -109,6 +114,15 @@ static void violation(const char *fmt, ...)
 	me->violations++;
 	if (me->violations > 1)
 		return;
+	for (n = 0; n < RING; n++) {
+		const char *line = ring[(ring_next + n) % RING];
+
+		/* (the ring holds the last calls, oldest first from here) */
+
+		if (*line)
+			printf("# %s call %s\n", is_root ? "root" : "user", line);
+	}
+	fflush(stdout);
 	n = snprintf(me->first, sizeof(me->first), "seed %lu call %lu: ",
 		     seed, callno);
 	va_start(ap, fmt);
@@ -116,7 +130,8 @@ static void violation(const char *fmt, ...)
 	va_end(ap);
 }
 
-static int tracing;
+static int tracing, kmsg = -1;
+
 
 /*
  * FUZZ_TRACE=1: one line per call, with the monotonic time the kernel log
@@ -130,15 +145,20 @@ static void trace(const char *fmt, ...)
 	struct timespec ts;
 	va_list ap;
 
+	va_start(ap, fmt);
+	{
+		char *slot = ring[ring_next++ % RING];
+		int n = snprintf(slot, sizeof(ring[0]), "%lu: ", callno);
+
+		vsnprintf(slot + n, sizeof(ring[0]) - n, fmt, ap);
+	}
+	va_end(ap);
 	if (!tracing)
 		return;
 	if (tracing == 2) {	/* FUZZ_TRACE=kmsg: in the kernel's log */
-		static int kmsg = -1;
 		char line[200];
 		int n;
 
-		if (kmsg < 0)
-			kmsg = open("/dev/kmsg", O_WRONLY);
 		n = snprintf(line, sizeof(line), "fuzz %s %lu: ",
 			     is_root ? "root" : "user", callno);
 		va_start(ap, fmt);
@@ -506,9 +526,13 @@ static void op_memfd(void)
 		flags = valid[below(ARRAY_SIZE(valid))];
 		if (chance(10))
 			flags |= 1U << below(32);
-		/* ENODEV: no huge page pool of the size asked for */
+		/*
+		 * ENODEV: no huge page pool of the size asked for; ENOSPC:
+		 * shmem could not allocate the inode
+		 */
 		fd = result("memfd_create", memfd("fuzz", flags),
-			    ERRS(EINVAL, ENOMEM, EMFILE, ENFILE, EPERM, ENODEV));
+			    ERRS(EINVAL, ENOMEM, EMFILE, ENFILE, EPERM, ENODEV,
+				 ENOSPC));
 		if (fd < 0)
 			return;
 		s->fd = fd;
@@ -746,6 +770,18 @@ static void op_proc_mem(void)
  * fork(): the parent writes a byte of a private region before and after
  * the fork, the child writes its own; neither sees the other's.
  */
+/* What a fork child saw, for the parent's report: its pagemap entry. */
+static uint64_t *fork_diag;
+
+static uint64_t pm(const void *p)
+{
+	uint64_t e = 0;
+
+	if (!pagemap_read(p, 1, &e))
+		return 0;
+	return e;
+}
+
 static void op_fork(void)
 {
 	struct region *r = some_region();
@@ -775,10 +811,12 @@ static void op_fork(void)
 		 * MADV_DONTFORK leaves the child nothing to read, and
 		 * MADV_WIPEONFORK zeroes: both are what fork() documents.
 		 */
+		if (p && fork_diag)
+			*fork_diag = pm(p);
 		if (p && (!cpu_read(p, &c) || (c == 0 && before != 0)))
 			p = NULL;
 		if (p && c != before)
-			_exit(1);
+			_exit(100 + ((unsigned char)c % 100));
 		if (p && !cpu_write(p, (char)~before))
 			p = NULL;
 		/* wait for the parent's write, then look again */
@@ -790,6 +828,8 @@ static void op_fork(void)
 	}
 	close(wp[0]);
 	if (pid > 0) {
+		uint64_t pm0 = p ? pm(p) : 0;
+
 		if (p) {
 			cpu_write(p, (char)(before + 1));
 			check(cpu_read(p, &got) && got == (char)(before + 1),
@@ -798,8 +838,18 @@ static void op_fork(void)
 		if (write(wp[1], "g", 1) != 1)
 			violation("pipe to the fork child: %s", strerror(errno));
 		waitpid(pid, &status, 0);
-		check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "a fork child saw the parent's later write, or lost its own");
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			/*
+			 * 100 + x: the child read x (mod 100) where the parent
+			 * had written before; 2: it lost its own write
+			 */
+			violation("fork child status %#x at %p (kind %d, wrote %d; pagemap flags parent %#llx/%#llx, child %#llx): it saw the parent's later write, or lost its own",
+				  status, p, r->kind, (unsigned char)before % 100,
+				  (unsigned long long)(pm0 >> 55),
+				  (unsigned long long)(p ? pm(p) >> 55 : 0),
+				  (unsigned long long)(fork_diag ? *fork_diag >> 55 : 0));
+		}
+		me->checks++;
 		if (p)
 			check(cpu_read(p, &got) && got == (char)(before + 1),
 			      "the parent saw the fork child's write");
@@ -1077,6 +1127,8 @@ int main(void)
 	seed = env && *env ? strtoul(env, NULL, 0) : (unsigned long)time(NULL);
 	env = getenv("FUZZ_TRACE");
 	tracing = !env ? 0 : !strcmp(env, "kmsg") ? 2 : *env == '1';
+	if (tracing == 2)	/* opened as root, for both fuzzers */
+		kmsg = open("/dev/kmsg", O_WRONLY);
 	env = getenv("FUZZ_OPS");
 	maxcalls = env ? strtoul(env, NULL, 0) : 0;
 	t = mmap(NULL, 2 * sizeof(*t), PROT_READ | PROT_WRITE,
@@ -1084,6 +1136,10 @@ int main(void)
 	if (t == MAP_FAILED)
 		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	memset(t, 0, 2 * sizeof(*t));
+	fork_diag = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (fork_diag == MAP_FAILED)
+		fork_diag = NULL;
 	ksft_print_msg("fuzz: seed %lu, %d s%s; replay with FUZZ_SEED=%lu\n",
 		       seed, secs, maxcalls ? " (bounded calls)" : "", seed);
 	fflush(stdout);

@@ -8,12 +8,17 @@ Reads the kernel's gcov data that the guest dumped to the test channel
 lines scripts/error-paths names.  Prints KTAP: one case per path with its
 count; a required path that never ran fails.
 
-usage: gcov_paths.py TESTS_LOG OBJDIR SRCDIR SPEC
+A path whose error return the compiler merged into a shared line, or that
+an inlined caller hides, is found in the stack traces of the injected
+failures instead (CONSOLE_LOG): a frame "callee" right above "caller".
+
+usage: gcov_paths.py TESTS_LOG CONSOLE_LOG OBJDIR SRCDIR SPEC
 """
 import base64
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +71,29 @@ def line_counts(gcda, objdir):
     return counts
 
 
+FRAME = re.compile(r'^\[[^]]*\]\s+([A-Za-z0-9_.]+)\+0x')
+
+
+def trace_pairs(console):
+    """{(callee, caller): n} over the stack traces of injected failures."""
+    pairs, frames, inside = {}, [], False
+    with open(console, errors='replace') as f:
+        for line in f:
+            if 'FAULT_INJECTION: forcing a failure' in line:
+                inside, frames = True, []
+                continue
+            if not inside:
+                continue
+            m = FRAME.match(line)
+            if m:
+                frames.append(m.group(1))
+            elif frames and 'RIP: 0033' in line or 'entry_SYSCALL' in line:
+                for a, b in zip(frames, frames[1:]):
+                    pairs[(a, b)] = pairs.get((a, b), 0) + 1
+                inside = False
+    return pairs
+
+
 def find_line(src, func, anchor, offset):
     """The line number `offset` lines after the anchor in `func`."""
     occ = 1
@@ -94,9 +122,10 @@ def find_line(src, func, anchor, offset):
 
 
 def main():
-    log, objdir, srcdir, spec = sys.argv[1:5]
+    log, console, objdir, srcdir, spec = sys.argv[1:6]
     gcda = gcda_blocks(log)
     counts = line_counts(gcda, objdir) if gcda else {}
+    pairs = trace_pairs(console)
     cases = []
     with open(spec) as f:
         for line in f:
@@ -104,7 +133,8 @@ def main():
                 continue
             name, need, path, func, anchor, offset, what = \
                 line.rstrip('\n').split('|')
-            cases.append((name, need, path, func, anchor, int(offset), what))
+            cases.append((name, need, path, func, anchor,
+                          int(offset or 0), what))
     print('KTAP version 1')
     print('# error paths the run reached (gcov line counts, %d files)'
           % len(gcda))
@@ -112,6 +142,19 @@ def main():
     failed = 0
     for i, (name, need, path, func, anchor, offset, what) in \
             enumerate(cases, 1):
+        if path == 'trace':
+            callee, caller = func.split('>')
+            n = pairs.get((callee, caller), 0)
+            print('# %s: %s called from %s in an injected failure, %s'
+                  % (name, callee, caller, what))
+            if n:
+                print('ok %d %s # %d injected failures there' % (i, name, n))
+            elif need == 'required':
+                print('not ok %d %s # no injected failure there' % (i, name))
+                failed += 1
+            else:
+                print('ok %d %s # SKIP no injected failure there' % (i, name))
+            continue
         try:
             ln = find_line(os.path.join(srcdir, path), func, anchor, offset)
         except LookupError as e:

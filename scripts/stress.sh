@@ -49,7 +49,7 @@ cat "$OUT/$PROG.ktap"
 # Which error paths ran: the kernel's line coverage (kasan profile).
 if [ "$PROG" = faultinject ] && [ -z "${VANILLA:-}" ] &&
    grep -q '^MMX-GCOV ' "$OUT/tests.log"; then
-	python3 "$ROOT/scripts/gcov_paths.py" "$OUT/tests.log" "$OBJ" "$SRC" \
+	python3 "$ROOT/scripts/gcov_paths.py" "$OUT/tests.log" "$OUT/console.log" "$OBJ" "$SRC" \
 		"$ROOT/scripts/error-paths" >"$OUT/error-paths.ktap" || rc=1
 	cat "$OUT/error-paths.ktap"
 fi

@@ -106,7 +106,7 @@ class ReportTest(unittest.TestCase):
         rc, out = run(KUNIT + trace + oom, PROG_OK, extra=['--injected'])
         self.assertEqual(rc, 1)		# the KUnit failure of KUNIT
         self.assertIn('ok 3 dmesg_clean', out)
-        self.assertIn('# 2 injected failures and OOM kills', out)
+        self.assertIn('# 2 injected failures and their reports', out)
         rc, out = run(KUNIT + trace + '[ 2.1] Call Trace:\n', PROG_OK,
                       extra=['--injected'])
         self.assertIn('not ok 3 dmesg_clean', out)
