@@ -8,6 +8,7 @@
  *
  * fork_cow     fork with COW writes on both sides: neither side ever reads
  *              what the other wrote after the fork
+ * fork_cow_memfd  the same on a private mapping of a memfd
  * pin_rw       a long-term R/W pin (gup_test) of pages the process keeps
  *              writing while another thread forks and pages are swapped
  *              out and read back in: the pin always shows the owner's
@@ -149,14 +150,15 @@ static int holds(const char *p, int npages, int tag)
 
 /* ---------------------------------------------------------------------- */
 
-static void fork_cow(void)
+/*
+ * fork with COW writes on both sides of @p, NPAGES pages: neither side
+ * ever reads what the other wrote after the fork.
+ */
+static void fork_cow_on(char *p)
 {
-	char *p = anon(NPAGES * pagesize);
 	int tag = 1, status;
 	pid_t pid;
 
-	if (!p)
-		return skip("mmap");
 	while (running()) {
 		fill(p, NPAGES, tag);
 		pid = fork();
@@ -180,7 +182,33 @@ static void fork_cow(void)
 		tag += 3;
 		op();
 	}
+}
+
+static void fork_cow(void)
+{
+	char *p = anon(NPAGES * pagesize);
+
+	if (!p)
+		return skip("mmap");
+	fork_cow_on(p);
 	munmap(p, NPAGES * pagesize);
+}
+
+/* The same on a MAP_PRIVATE mapping of a memfd: COW from page cache. */
+static void fork_cow_memfd(void)
+{
+	int fd = memfd_create("stress", 0);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, NPAGES * pagesize))
+		return skip("memfd");
+	p = mmap(NULL, NPAGES * pagesize, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return skip("mmap");
+	fork_cow_on(p);
+	munmap(p, NPAGES * pagesize);
+	close(fd);
 }
 
 struct forker {
@@ -691,6 +719,7 @@ struct worker {
 
 static const struct worker workers[] = {
 	{ "fork_cow", fork_cow },
+	{ "fork_cow_memfd", fork_cow_memfd },
 	{ "pin_rw", pin_rw },
 	{ "uring_pin", uring_pin },
 	{ "pin_ro_fork", pin_ro_fork },

@@ -1106,6 +1106,49 @@ static void exclusive_cow(const struct test_case *c, struct region *r,
 	child_finish(&child, v);
 }
 
+/*
+ * pvm_write_after_cow: after fork() and the child's exit, the parent keeps
+ * only the second page of the region (for a THP: a tail page, with the
+ * head unmapped and still shared-looking), writes it (the write fault
+ * reuses it: it becomes exclusive on its own), then writes it again
+ * through process_vm_writev(), whose R/W pin is released with
+ * unpin_user_pages_dirty_lock().  The write must be there, and the pin
+ * must pass CONFIG_DEBUG_VM's check that a pinned anonymous page is
+ * exclusive (a kernel splat otherwise): the check is about the page
+ * pinned, not the head of its THP.
+ */
+static void pvm_write_after_cow(const struct test_case *c, struct region *r,
+				struct mmt_verdict *v)
+{
+	char *page = r->mem + pagesize, val = (char)NEW;
+	struct iovec local, remote;
+	struct child child;
+
+	if (r->size < 2 * pagesize) {
+		mmt_skip(v, "one page only");
+		return;
+	}
+	if (!child_start(&child, page, pagesize, STEP_NONE, STEP_EXPECT_OLD,
+			 -1, v))
+		return;
+	child_finish(&child, v);
+	if (madvise(r->mem, pagesize, MADV_DONTNEED) ||
+	    (r->size > 2 * pagesize &&
+	     madvise(page + pagesize, r->size - 2 * pagesize, MADV_DONTNEED))) {
+		mmt_fail(v, "MADV_DONTNEED: %s", strerror(errno));
+		return;
+	}
+	memset(page, NEW, pagesize);
+	local.iov_base = &val;
+	local.iov_len = 1;
+	remote.iov_base = page + 1;
+	remote.iov_len = 1;
+	if (process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != 1)
+		mmt_fail(v, "process_vm_writev: %s", strerror(errno));
+	else if (!mmt_all_bytes(page, pagesize, NEW))
+		mmt_fail(v, "a write is missing");
+}
+
 #define COW_CHILD	0x1	/* the child writes, not the parent */
 #define COW_MPROTECT	0x2	/* the writer first goes R/O and back */
 
@@ -1575,6 +1618,9 @@ static void add_cases(void)
 		&ro_pin;
 	add_case("ro_pin_fast_after_fork", ro_pin_after_fork, 0, true)->pin =
 		&ro_pin_fast;
+	/* MADV_DONTNEED of one base page of a hugetlb page: EINVAL. */
+	add_case("pvm_write_after_cow", pvm_write_after_cow, 0,
+		 false)->never = K_HUGETLB;
 	add_case("vmsplice_child", vmsplice_case, 0, false);
 	add_case("vmsplice_parent", vmsplice_case, VMSPLICE_PARENT, false);
 	/* base_page only: see the comment above ksm_pinned(). */
