@@ -22,8 +22,10 @@ fi
 # apt needs a deb-src entry for the base's suite; add exactly that one, and
 # only when no configured source offers it (never a binary "deb" entry).
 have_src() {
-	apt-get indextargets --format '$(TARGET_OF) $(CODENAME)' 2>/dev/null |
-		grep -qx "deb-src $suite"
+	# (a here-string: grep -q on a pipe would kill apt-get, which
+	# pipefail takes for a miss)
+	grep -qx "deb-src $suite" <<<"$(apt-get indextargets \
+		--format '$(TARGET_OF) $(CODENAME)' 2>/dev/null)"
 }
 if ! have_src; then
 	[ "$(id -u)" = 0 ] || die "no deb-src entry for Debian $suite; run once as root"

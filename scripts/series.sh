@@ -49,12 +49,14 @@ check_mapping() {
 	for d in "$DIFFS"/*.diff; do
 		[ -e "$d" ] || continue
 		s=$(basename "$d" .diff)
-		echo "$slugs" | grep -qx "$s" ||
+		# (here-strings: grep -q on a pipe kills the writer, and
+		# pipefail takes that for a miss)
+		grep -qx "$s" <<<"$slugs" ||
 			{ say "$d: no patch $s in the series"; bad=1; }
 		for kpath in $(diff_files "$d"); do
 			repo=$(overlay_files | awk -v k="$kpath" '$2 == k { print $1 }')
 			[ -n "$repo" ] || { say "$d changes $kpath, which is no overlay file"; bad=1; continue; }
-			mapped_files "$s" | grep -qx "$repo" ||
+			grep -qx "$repo" <<<"$(mapped_files "$s")" ||
 				{ say "$d changes $repo, which patches/overlay does not map to $s"; bad=1; }
 		done
 	done
@@ -67,7 +69,7 @@ check_mapping() {
 			bad=1
 		fi
 		for s in $(markers "$repo"); do
-			mapped_files "$s" | grep -qx "$repo" ||
+			grep -qx "$repo" <<<"$(mapped_files "$s")" ||
 				{ say "$repo: marker '# @patch $s' names a patch that does not map it"; bad=1; }
 		done
 	done < <(overlay_files)
