@@ -974,10 +974,18 @@ static void run_selftest(const char *name, struct verdict *v)
 		violation("could not run %s (%d)", name, WEXITSTATUS(status));
 	if (pins_outstanding() != pins)
 		violation("%ld pins left behind", pins_outstanding() - pins);
-	if (hugetlb_knob("free_hugepages") != free_huge ||
+	/*
+	 * The test resizes the pool itself and may fail to restore it when
+	 * its allocations fail: what counts is that no huge page is still
+	 * in use.  Then the pool gets its size back.
+	 */
+	if (hugetlb_knob("free_hugepages") != hugetlb_knob("nr_hugepages") ||
 	    hugetlb_knob("surplus_hugepages"))
-		violation("the hugetlb pool is not whole (free %lu, was %lu)",
-			  hugetlb_knob("free_hugepages"), free_huge);
+		violation("%lu huge pages still in use (%lu surplus)",
+			  hugetlb_knob("nr_hugepages") -
+			  hugetlb_knob("free_hugepages"),
+			  hugetlb_knob("surplus_hugepages"));
+	sysfs_write_ulong(HUGE_KNOB "nr_hugepages", free_huge);
 	if (before > 0 && mem_free_kb() < before - 8192) {
 		write_str("/proc/sys/vm/drop_caches", "3");
 		if (mem_free_kb() < before - 8192)

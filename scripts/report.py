@@ -202,6 +202,17 @@ def parse_programs(tests, programs, timeout, guest_status):
 INJECTED = re.compile(r'FAULT_INJECTION: forcing a failure|'
                       r'invoked oom-killer:|page allocation failure:|'
                       r'vmalloc: allocation failure:')
+# Bugs of the base that only a failed allocation reaches, and that the
+# fault-injection run therefore meets: (pattern, what it is).  Each one
+# must be fixed upstream; the report names it instead of failing.
+KNOWN_INJECTED = [
+    (re.compile(r'WARNING: .* at \S*arch/x86/mm/pat/memtype\.c:\d+ '
+                r'get_pat_info\+'),
+     'fork() failed after the child got a VM_PAT mapping (io_uring rings) '
+     'without its PTEs: untrack_pfn() warns; fixed upstream in 6.11 by '
+     '"x86/mm/pat: fix VM_PAT handling when fork() fails in '
+     'copy_page_range()"'),
+]
 
 
 def dmesg_clean(console, injected=False):
@@ -212,11 +223,19 @@ def dmesg_clean(console, injected=False):
     killer's (a user page fault whose allocation failed kills a process;
     5.10 has no other answer), but anything else still is."""
     traces = forced = 0
+    known = []
     for line in console or []:
         text = TSTAMP.sub('', line)
         if injected and INJECTED.search(text):
             traces += 1
             forced += 1
+            continue
+        known_bug = [why for pat, why in KNOWN_INJECTED
+                     if injected and pat.search(text)]
+        if known_bug:
+            traces += 1
+            if known_bug[0] not in known:
+                known.append(known_bug[0])
             continue
         if injected and traces and text.startswith('Call Trace:'):
             traces -= 1
@@ -226,6 +245,7 @@ def dmesg_clean(console, injected=False):
     if console is None:
         return Test('dmesg_clean', 'error', 'ERROR no console log')
     diag = ['# %d injected failures and their reports' % forced] if injected else []
+    diag += ['# known base bug met: ' + why for why in known]
     return Test('dmesg_clean', 'pass', '', diag)
 
 

@@ -113,6 +113,15 @@ class ReportTest(unittest.TestCase):
         rc, out = run(KUNIT + trace + '[ 2.1] WARNING: CPU: 0 at x\n',
                       PROG_OK, extra=['--injected'])
         self.assertIn('not ok 3 dmesg_clean', out)
+        # A known base bug only a failed fork reaches: named, not failed,
+        # and only in a fault-injection run.
+        pat = ('[ 2.2] WARNING: CPU: 0 PID: 216 at ../linux/arch/x86/mm/pat/'
+               'memtype.c:1019 get_pat_info+0x16d/0x191\n[ 2.2] Call Trace:\n')
+        rc, out = run(KUNIT + trace + pat, PROG_OK, extra=['--injected'])
+        self.assertIn('ok 3 dmesg_clean', out)
+        self.assertTrue(any('known base bug met' in l for l in out))
+        rc, out = run(KUNIT + pat, PROG_OK)
+        self.assertIn('not ok 3 dmesg_clean', out)
 
     def test_benign_lockdep_banner_is_clean(self):
         rc, out = run(KUNIT + '[ 0.1] rcu: \tRCU lockdep checking is enabled.\n',
