@@ -238,6 +238,7 @@ struct region {
 #define K_HUGETLB	0x2
 #define K_KSM		0x4	/* the kind KSM cases run on */
 #define K_PFNS		0x8	/* set-up checks need PFNs and page flags */
+#define K_ONE_PAGE	0x10	/* the region is a single page */
 
 struct kind {
 	const char *name;
@@ -461,12 +462,12 @@ static void setup_hugetlb(struct region *r, struct mmt_verdict *v)
 }
 
 static const struct kind kinds[] = {
-	{ "base_page", K_KSM, setup_base_page },
-	{ "swapped_page", K_SWAPPED, setup_swapped_page },
-	{ "swapcache_page", K_SWAPPED, setup_swapcache_page },
+	{ "base_page", K_KSM | K_ONE_PAGE, setup_base_page },
+	{ "swapped_page", K_SWAPPED | K_ONE_PAGE, setup_swapped_page },
+	{ "swapcache_page", K_SWAPPED | K_ONE_PAGE, setup_swapcache_page },
 	{ "thp", 0, setup_thp },
 	{ "pte_thp", K_PFNS, setup_pte_thp },
-	{ "single_pte_thp", K_PFNS, setup_single_pte_thp },
+	{ "single_pte_thp", K_PFNS | K_ONE_PAGE, setup_single_pte_thp },
 	{ "mremap_thp", K_PFNS, setup_mremap_thp },
 	{ "shared_thp", K_PFNS, setup_shared_thp },
 	{ "hugetlb", K_HUGETLB, setup_hugetlb },
@@ -1124,10 +1125,6 @@ static void pvm_write_after_cow(const struct test_case *c, struct region *r,
 	struct iovec local, remote;
 	struct child child;
 
-	if (r->size < 2 * pagesize) {
-		mmt_skip(v, "one page only");
-		return;
-	}
 	if (!child_start(&child, page, pagesize, STEP_NONE, STEP_EXPECT_OLD,
 			 -1, v))
 		return;
@@ -1618,9 +1615,12 @@ static void add_cases(void)
 		&ro_pin;
 	add_case("ro_pin_fast_after_fork", ro_pin_after_fork, 0, true)->pin =
 		&ro_pin_fast;
-	/* MADV_DONTNEED of one base page of a hugetlb page: EINVAL. */
+	/*
+	 * It needs a second page; MADV_DONTNEED of one base page of a
+	 * hugetlb page fails (EINVAL).
+	 */
 	add_case("pvm_write_after_cow", pvm_write_after_cow, 0,
-		 false)->never = K_HUGETLB;
+		 false)->never = K_HUGETLB | K_ONE_PAGE;
 	add_case("vmsplice_child", vmsplice_case, 0, false);
 	add_case("vmsplice_parent", vmsplice_case, VMSPLICE_PARENT, false);
 	/* base_page only: see the comment above ksm_pinned(). */
