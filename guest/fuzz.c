@@ -682,8 +682,17 @@ static void op_mremap(void)
 	      flags, to, r->kind);
 	p = mremap(r->addr, r->len, newlen, flags, to);
 	if (result("mremap", p == MAP_FAILED ? -1 : 0,
-		   ERRS(EINVAL, ENOMEM, EFAULT, EAGAIN)) < 0)
+		   ERRS(EINVAL, ENOMEM, EFAULT, EAGAIN)) < 0) {
+		/*
+		 * A failed move may already have shrunk the old mapping
+		 * (mremap_to() unmaps the tail before it checks the rest):
+		 * what the region was is no longer known, so it goes, before
+		 * anything else can be mapped where its tail was.
+		 */
+		if (flags & MREMAP_FIXED)
+			region_drop(r);
 		return;
+	}
 	if ((flags & MREMAP_DONTUNMAP) && p != r->addr)
 		munmap(r->addr, r->len);
 	r->addr = p;
