@@ -392,6 +392,7 @@ static int hold_release(struct holder *h, int huge)
 struct ctx {
 	char *p, *buf;
 	size_t size;
+	int huge;		/* a private hugetlb page, not anonymous pages */
 	int tag, fd;
 	struct holder h;
 	struct pin_longterm_test pin;
@@ -417,36 +418,22 @@ static void call(long nr, long a0, long a1, long a2, long a3, long a4)
 	inj->is_fork = nr == SYS_fork;
 }
 
-static int anon_setup(struct ctx *c, size_t size, int tag)
+/* NPAGES anonymous pages, or a hugetlb page, and a buffer as large. */
+static int mem_setup(struct ctx *c, int tag)
 {
-	c->p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	c->size = c->huge ? HPAGE : NPAGES * pagesize;
+	c->p = mmap(NULL, c->size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | (c->huge ? MAP_HUGETLB : 0),
+		    -1, 0);
 	if (c->p == MAP_FAILED)
 		return -1;
-	c->size = size;
 	c->tag = tag;
-	fill(c->p, size, tag);
-	/* a buffer of the same size, populated */
-	c->buf = malloc(size);
+	fill(c->p, c->size, tag);
+	/* populated, so that the call under fail-nth faults on nothing */
+	c->buf = malloc(c->size);
 	if (!c->buf)
 		return -1;
-	fill(c->buf, size, tag + 2);
-	return 0;
-}
-
-static int hugetlb_setup(struct ctx *c, int tag)
-{
-	c->p = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	if (c->p == MAP_FAILED)
-		return -1;
-	c->size = HPAGE;
-	c->tag = tag;
-	fill(c->p, HPAGE, tag);
-	c->buf = malloc(HPAGE);
-	if (!c->buf)
-		return -1;
-	fill(c->buf, HPAGE, tag + 2);
+	fill(c->buf, c->size, tag + 2);
 	return 0;
 }
 
@@ -459,24 +446,12 @@ static void pin_call(struct ctx *c, size_t size, int write)
 }
 
 /* fork_pinned / fork_pinned_hugetlb: a R/W pin, then fork() */
-static int fork_pinned_setup(struct ctx *c, int huge)
+static int fork_pinned_setup(struct ctx *c)
 {
-	if (huge ? hugetlb_setup(c, 11) : anon_setup(c, NPAGES * pagesize, 11))
-		return -1;
-	if (pin(gup_fd, c->p, c->size, 1))
+	if (mem_setup(c, 11) || pin(gup_fd, c->p, c->size, 1))
 		return -1;
 	call(SYS_fork, 0, 0, 0, 0, 0);
 	return 0;
-}
-
-static int fork_pinned_anon_setup(struct ctx *c)
-{
-	return fork_pinned_setup(c, 0);
-}
-
-static int fork_pinned_huge_setup(struct ctx *c)
-{
-	return fork_pinned_setup(c, 1);
 }
 
 /* In the fork child: it has the parent's data. */
@@ -508,24 +483,16 @@ static void pinned_teardown(struct ctx *c)
 }
 
 /* unshare_pin / unshare_pin_hugetlb / cow_gup_write: a fork child shares */
-static int shared_setup(struct ctx *c, int huge)
+static int shared_setup(struct ctx *c)
 {
-	if (huge ? hugetlb_setup(c, 21) : anon_setup(c, NPAGES * pagesize, 21))
+	if (mem_setup(c, 21))
 		return -1;
 	return hold_fork(&c->h, c->p, c->size, c->tag);
 }
 
-static int unshare_anon_setup(struct ctx *c)
+static int unshare_setup(struct ctx *c)
 {
-	if (shared_setup(c, 0))
-		return -1;
-	pin_call(c, c->size, 0);
-	return 0;
-}
-
-static int unshare_huge_setup(struct ctx *c)
-{
-	if (shared_setup(c, 1))
+	if (shared_setup(c))
 		return -1;
 	pin_call(c, c->size, 0);
 	return 0;
@@ -546,7 +513,7 @@ static void unshare_check(struct ctx *c)
 static void shared_teardown(struct ctx *c)
 {
 	ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
-	if (!hold_release(&c->h, c->size == HPAGE))
+	if (!hold_release(&c->h, c->huge))
 		violation("the fork child saw the parent's write");
 	munmap(c->p, c->size);
 	free(c->buf);
@@ -554,7 +521,7 @@ static void shared_teardown(struct ctx *c)
 
 static int cow_write_setup(struct ctx *c)
 {
-	if (shared_setup(c, 0))
+	if (shared_setup(c))
 		return -1;
 	c->iov[0].iov_base = c->buf;
 	c->iov[0].iov_len = c->size;
@@ -586,7 +553,7 @@ static int pageout_setup(struct ctx *c)
 	volatile char sink;
 	size_t i;
 
-	if (anon_setup(c, NPAGES * pagesize, 31))
+	if (mem_setup(c, 31))
 		return -1;
 	/* Out to swap and read back: the pages stay in the swap cache. */
 	madvise(c->p, c->size, MADV_PAGEOUT);
@@ -612,7 +579,7 @@ static int move_setup(struct ctx *c)
 {
 	size_t i;
 
-	if (anon_setup(c, NPAGES * pagesize, 41))
+	if (mem_setup(c, 41))
 		return -1;
 	if (pin(gup_fd, c->p, NPAGES / 2 * pagesize, 0))
 		return -1;
@@ -684,7 +651,7 @@ static int hmm_dev = -1;
 
 static int exclusive_setup(struct ctx *c)
 {
-	if (anon_setup(c, NPAGES * pagesize, 61))
+	if (mem_setup(c, 61))
 		return -1;
 	memset(&c->hmm, 0, sizeof(c->hmm));
 	c->hmm.addr = (uintptr_t)c->p;
@@ -720,7 +687,7 @@ static void anon_teardown(struct ctx *c)
 static int nopool_setup(struct ctx *c)
 {
 	sysfs_write_ulong(HUGE_KNOB "nr_overcommit_hugepages", 0);
-	return fork_pinned_setup(c, 1);
+	return fork_pinned_setup(c);
 }
 
 static void nopool_check(struct ctx *c)
@@ -774,6 +741,7 @@ struct sweep {
 	const int *allowed;
 	int needs;		/* NEED_* */
 	int natural;		/* the errno the call fails with anyway */
+	int huge;		/* on a private hugetlb page */
 };
 
 #define NEED_GUP	1
@@ -787,18 +755,19 @@ struct sweep {
 	  .allowed = errs, .needs = nd, __VA_ARGS__ }
 
 static const struct sweep sweeps[] = {
-	SWEEP("fork_pinned", fork_pinned_anon_setup, fork_pinned_check,
+	SWEEP("fork_pinned", fork_pinned_setup, fork_pinned_check,
 	      pinned_teardown, ERRS(ENOMEM, EAGAIN), NEED_GUP),
-	SWEEP("fork_pinned_hugetlb", fork_pinned_huge_setup,
-	      fork_pinned_check, pinned_teardown, ERRS(ENOMEM, EAGAIN),
-	      NEED_GUP | NEED_HUGETLB),
+	SWEEP("fork_pinned_hugetlb", fork_pinned_setup, fork_pinned_check,
+	      pinned_teardown, ERRS(ENOMEM, EAGAIN), NEED_GUP | NEED_HUGETLB,
+	      .huge = 1),
 	SWEEP("fork_pinned_hugetlb_nopool", nopool_setup, nopool_check,
 	      nopool_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB,
-	      .natural = ENOMEM),
-	SWEEP("unshare_pin", unshare_anon_setup, unshare_check,
-	      shared_teardown, ERRS(ENOMEM), NEED_GUP),
-	SWEEP("unshare_pin_hugetlb", unshare_huge_setup, unshare_check,
-	      shared_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB),
+	      .natural = ENOMEM, .huge = 1),
+	SWEEP("unshare_pin", unshare_setup, unshare_check, shared_teardown,
+	      ERRS(ENOMEM), NEED_GUP),
+	SWEEP("unshare_pin_hugetlb", unshare_setup, unshare_check,
+	      shared_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB,
+	      .huge = 1),
 	SWEEP("cow_gup_write", cow_write_setup, cow_write_check,
 	      shared_teardown, ERRS(ENOMEM, EFAULT), NEED_GUP),
 	SWEEP("pageout_pinned", pageout_setup, data_check, pinned_teardown,
@@ -852,6 +821,7 @@ static void run_sweep(const struct sweep *s, struct verdict *v)
 
 		memset(&c, 0, sizeof(c));
 		c.fd = -1;
+		c.huge = s->huge;
 		if (s->setup(&c)) {
 			violation("set-up failed without injection: %s",
 				  strerror(errno));

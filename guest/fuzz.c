@@ -258,29 +258,30 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	siglongjmp(fault_jmp, 1);
 }
 
-/* Read the byte at @p into *@val; 0 if the access faulted. */
-static int cpu_read(const volatile char *p, char *val)
+/* Read the byte at @p into *@val, or write *@val there; 0 if it faulted. */
+static int cpu_access(volatile char *p, char *val, int write)
 {
 	in_access = 1;
 	if (sigsetjmp(fault_jmp, 1)) {
 		in_access = 0;
 		return 0;
 	}
-	*val = *p;
+	if (write)
+		*p = *val;
+	else
+		*val = *p;
 	in_access = 0;
 	return 1;
 }
 
+static int cpu_read(volatile char *p, char *val)
+{
+	return cpu_access(p, val, 0);
+}
+
 static int cpu_write(volatile char *p, char val)
 {
-	in_access = 1;
-	if (sigsetjmp(fault_jmp, 1)) {
-		in_access = 0;
-		return 0;
-	}
-	*p = val;
-	in_access = 0;
-	return 1;
+	return cpu_access(p, &val, 1);
 }
 
 /* ------------------------------------------------------------------ */
