@@ -18,6 +18,17 @@
  *                   memory, timed in the parent until fork() returns; the
  *                   child waits on a pipe until the parent has its figure,
  *                   so the child's exit is not counted
+ *   fork_thp        the same with 1 GiB of PMD-mapped THPs (MADV_HUGEPAGE)
+ *   zap_munmap      munmap() of 1 GiB of populated anonymous memory
+ *   zap_exit        exit of a child that populated 1 GiB, timed in the
+ *                   parent from the byte that lets the child go until
+ *                   waitpid() returns
+ *   dontneed        MADV_DONTNEED of 1 GiB of populated anonymous memory
+ *   ksm_merge       ksmd merging 256 MiB of identical pages
+ *                   (MADV_MERGEABLE): timed from switching ksmd on until
+ *                   every page is merged; ksmd scans every page
+ *                   in one batch and sleeps 1 ms between scans, and the
+ *                   program polls every millisecond
  *   swap_out        MADV_PAGEOUT of 64 MiB to zram
  *   swap_in_read    read one byte of each of those 64 MiB: swap-in by read
  *                   fault (do_swap_page() without a write)
@@ -62,6 +73,8 @@
 #define FAULT_SIZE	(256UL << 20)
 #define FORK_SIZE	(1UL << 30)
 #define SWAP_SIZE	(64UL << 20)
+#define KSM_SIZE	(256UL << 20)
+#define KSM_SYSFS	"/sys/kernel/mm/ksm/"
 #define PMD_ALIGN	(2UL << 20)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -113,7 +126,7 @@ static void read_pages(const char *mem, size_t size)
 struct bench_case {
 	const char *name;
 	int (*run)(const struct bench_case *c);
-	bool thp;	/* anon_fault: MADV_HUGEPAGE */
+	bool thp;	/* anon_fault, fork: MADV_HUGEPAGE */
 	bool write;	/* swap-in: by write fault */
 };
 
@@ -225,16 +238,198 @@ static int fork_case(const struct bench_case *c)
 	int r, ret = 0;
 	char *mem;
 
-	mem = map_anon(FORK_SIZE, MADV_NOHUGEPAGE);
+	mem = map_anon(FORK_SIZE, c->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	if (!mem)
 		return fail_sys(c->name, "mmap");
 	for (r = 0; r < RUNS && !ret; r++) {
 		write_pages(mem, FORK_SIZE, r);
 		ret = fork_run(c, &ns[r]);
 	}
+	if (!ret && c->thp && smaps_kb(mem, "AnonHugePages") != (long)(FORK_SIZE >> 10))
+		ret = fail(c->name, "the memory is not all THPs");
 	munmap(mem, FORK_SIZE);
 	if (!ret)
 		bench_report(c->name, ns, RUNS, pages);
+	return ret;
+}
+
+/* munmap() or MADV_DONTNEED of 1 GiB just written: the zap of every PTE. */
+static int zap_case(const struct bench_case *c)
+{
+	size_t pages = FORK_SIZE / pagesize;
+	bool unmap = !strcmp(c->name, "zap_munmap");
+	uint64_t ns[RUNS], t;
+	int r, err;
+	char *mem;
+
+	for (r = 0; r < RUNS; r++) {
+		mem = map_anon(FORK_SIZE, MADV_NOHUGEPAGE);
+		if (!mem)
+			return fail_sys(c->name, "mmap");
+		write_pages(mem, FORK_SIZE, r + 1);
+		t = now_ns();
+		err = unmap ? munmap(mem, FORK_SIZE) :
+			      madvise(mem, FORK_SIZE, MADV_DONTNEED);
+		ns[r] = now_ns() - t;
+		if (err)
+			return fail_sys(c->name, unmap ? "munmap" : "madvise");
+		if (!unmap) {
+			/* The next touch reads zeroes from fresh pages. */
+			if (mem[pagesize] || mem[FORK_SIZE - 1]) {
+				munmap(mem, FORK_SIZE);
+				return fail(c->name, "MADV_DONTNEED kept the contents");
+			}
+			munmap(mem, FORK_SIZE);
+		}
+	}
+	bench_report(c->name, ns, RUNS, pages);
+	return 0;
+}
+
+/*
+ * A child populates 1 GiB of its own, says so, and exits when the parent
+ * lets it; the parent times from letting it go until waitpid() returns.
+ */
+static int zap_exit_run(const struct bench_case *c, uint64_t *ns)
+{
+	int ready[2], go[2], status;
+	char b = 0;
+	uint64_t t;
+	pid_t pid;
+
+	if (pipe(ready))
+		return fail_sys(c->name, "pipe");
+	if (pipe(go)) {
+		close(ready[0]);
+		close(ready[1]);
+		return fail_sys(c->name, "pipe");
+	}
+	pid = fork();
+	if (pid < 0)
+		return fail_sys(c->name, "fork");
+	if (pid == 0) {
+		char *mem = map_anon(FORK_SIZE, MADV_NOHUGEPAGE);
+
+		if (!mem)
+			_exit(1);
+		write_pages(mem, FORK_SIZE, 1);
+		if (write(ready[1], &b, 1) != 1 || read(go[0], &b, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	status = read(ready[0], &b, 1) == 1;
+	t = now_ns();
+	if (!status || write(go[1], &b, 1) != 1)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) != pid)
+		status = -1;
+	*ns = now_ns() - t;
+	close(ready[0]);
+	close(go[1]);
+	if (status)
+		return fail(c->name, "the child failed");
+	return 0;
+}
+
+static int zap_exit(const struct bench_case *c)
+{
+	uint64_t ns[RUNS];
+	int r;
+
+	for (r = 0; r < RUNS; r++)
+		if (zap_exit_run(c, &ns[r]))
+			return -1;
+	bench_report(c->name, ns, RUNS, FORK_SIZE / pagesize);
+	return 0;
+}
+
+static bool ksm_write(const char *file, long val)
+{
+	char path[128];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), KSM_SYSFS "%s", file);
+	f = fopen(path, "w");
+	if (!f)
+		return false;
+	ok = fprintf(f, "%ld\n", val) > 0;
+	return fclose(f) == 0 && ok;
+}
+
+static long ksm_read(const char *file)
+{
+	char path[128];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM_SYSFS "%s", file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+/* One merge of @mem, timed; ksmd is stopped and everything unmerged after. */
+static int ksm_run(const struct bench_case *c, char *mem, int r, uint64_t *ns)
+{
+	long want = KSM_SIZE / pagesize, merged = 0, polls;
+	uint64_t t;
+	size_t off;
+
+	for (off = 0; off < KSM_SIZE; off += pagesize)
+		memset(mem + off, 0x5a + r, pagesize);
+	if (madvise(mem, KSM_SIZE, MADV_MERGEABLE))
+		return fail_sys(c->name, "MADV_MERGEABLE");
+	t = now_ns();
+	if (!ksm_write("run", 1))
+		return fail_sys(c->name, "ksm run");
+	/* ten seconds of guest time at most: ten times what the merge takes */
+	for (polls = 0; polls < 10000; polls++) {
+		merged = ksm_read("pages_shared") + ksm_read("pages_sharing");
+		if (merged >= want)
+			break;
+		usleep(1000);
+	}
+	*ns = now_ns() - t;
+	/* stop ksmd and split every KSM page again, outside the timing */
+	if (!ksm_write("run", 2) || madvise(mem, KSM_SIZE, MADV_UNMERGEABLE))
+		return fail_sys(c->name, "ksm unmerge");
+	if (merged != want || ksm_read("pages_shared") != 0) {
+		printf("# %s: %ld of %ld pages merged\n", c->name, merged, want);
+		return fail(c->name, "ksmd did not merge every page");
+	}
+	for (off = 0; off < KSM_SIZE; off += pagesize)
+		if (mem[off] != (char)(0x5a + r) || mem[off + pagesize - 1] != (char)(0x5a + r))
+			return fail(c->name, "a merged page lost its contents");
+	return 0;
+}
+
+static int ksm_merge(const struct bench_case *c)
+{
+	uint64_t ns[RUNS];
+	int r, ret = 0;
+	char *mem;
+
+	if (ksm_read("run") < 0)
+		return fail(c->name, "no " KSM_SYSFS);
+	if (!ksm_write("run", 2) || !ksm_write("pages_to_scan", KSM_SIZE / pagesize + 64) ||
+	    !ksm_write("sleep_millisecs", 1))
+		return fail_sys(c->name, "ksm setup");
+	mem = map_anon(KSM_SIZE, MADV_NOHUGEPAGE);
+	if (!mem)
+		return fail_sys(c->name, "mmap");
+	for (r = 0; r < RUNS && !ret; r++)
+		ret = ksm_run(c, mem, r, &ns[r]);
+	munmap(mem, KSM_SIZE);
+	ksm_write("run", 0);
+	if (!ret)
+		bench_report(c->name, ns, RUNS, KSM_SIZE / pagesize);
 	return ret;
 }
 
@@ -381,22 +576,22 @@ static const struct bench_case cases[] = {
 	{ "anon_fault_thp", anon_fault, true, false },
 	{ "cow_fault", cow_fault, false, false },
 	{ "fork", fork_case, false, false },
+	{ "fork_thp", fork_case, true, false },
+	{ "zap_munmap", zap_case, false, false },
+	{ "zap_exit", zap_exit, false, false },
+	{ "dontneed", zap_case, false, false },
+	{ "ksm_merge", ksm_merge, false, false },
 	/* Reports swap_out too. */
 	{ "swap_in_read", swap_case, false, false },
 	{ "swap_in_write", swap_case, false, true },
 };
 
+/* bench_wanted(), with swap_out standing for the case that reports it. */
 static bool wanted(const char *name, int argc, char **argv)
 {
-	int i;
-
-	if (argc < 2)
-		return true;
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name) ||
-		    (!strcmp(argv[i], "swap_out") && !strcmp(name, "swap_in_read")))
-			return true;
-	return false;
+	return bench_wanted(name, argc, argv) ||
+	       (!strcmp(name, "swap_in_read") &&
+		bench_wanted("swap_out", argc, argv));
 }
 
 int main(int argc, char **argv)

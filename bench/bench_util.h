@@ -56,16 +56,30 @@ static inline void bench_report(const char *name, uint64_t *ns, int runs,
 	fflush(stdout);
 }
 
-/* Whether case @name is to run: no arguments, or one of them names it. */
+/*
+ * Whether case @name is to run: the arguments name the cases, or else the
+ * environment's BENCH_CASES does (comma-separated: make bench C=...); all
+ * cases when neither names any.
+ */
 static inline bool bench_wanted(const char *name, int argc, char **argv)
 {
+	const char *env = getenv("BENCH_CASES"), *p;
+	size_t len = strlen(name);
 	int i;
 
-	if (argc < 2)
+	if (argc >= 2) {
+		for (i = 1; i < argc; i++)
+			if (!strcmp(argv[i], name))
+				return true;
+		return false;
+	}
+	if (!env || !*env)
 		return true;
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name))
+	for (p = env; *p; p += strcspn(p, ",")) {
+		p += *p == ',';
+		if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
 			return true;
+	}
 	return false;
 }
 

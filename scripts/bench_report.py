@@ -5,6 +5,11 @@ program's reference kernel.
 
 Usage: bench_report.py OUTDIR PROGRAM=REFERENCE...
 
+Prints the table, and writes OUTDIR/report.json (every figure of both
+kernels and its ratio, and what went wrong) and, when gnuplot is there,
+OUTDIR/report.png: instructions per page of every case with a per-page
+figure, the reference beside the patched kernel, and the ratio above.
+
 OUTDIR holds one directory per kernel (patched and the references named),
 each with the guest's tests.log, console.log and boot.status and the
 kernel's config.  A benchmark program prints lines
@@ -17,7 +22,10 @@ it is.  Exit status 1 if a program failed or gave no figures, a guest did
 not finish, or the patched kernel logged a splat (as dmesg_clean in make
 check); a reference kernel's splat is only noted.
 """
+import json
 import os
+import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -97,26 +105,100 @@ def problems(out, kernels, refs, logs):
     return lines
 
 
+def figures(refs, logs):
+    """[(program, reference, case, figure, reference value, patched value)]
+    in the order the programs printed them."""
+    rows = []
+    for prog, ref in refs.items():
+        pl = logs['patched'].get(prog, [0, []])[1]
+        rl = logs[ref].get(prog, [0, []])[1]
+        p = {(c, f): v for c, f, v in pl}
+        r = {(c, f): v for c, f, v in rl}
+        for key in dict.fromkeys([(c, f) for c, f, v in pl + rl]):
+            rows.append((prog, ref) + key + (r.get(key), p.get(key)))
+    return rows
+
+
+def ratio_of(figure, rv, pv):
+    if figure in NO_RATIO or pv is None or not rv:
+        return None
+    return pv / rv
+
+
+def write_json(path, refs, rows, bad, profile):
+    doc = {'unit': 'guest instructions (QEMU -icount shift=0,sleep=off)',
+           'profile': profile, 'ok': not bad,
+           'problems': [l.lstrip('# ') for l in bad], 'programs': {}}
+    for prog, ref, case, fig, rv, pv in rows:
+        p = doc['programs'].setdefault(prog, {'reference': ref, 'cases': {}})
+        r = ratio_of(fig, rv, pv)
+        p['cases'].setdefault(case, {})[fig] = {
+            'reference': rv, 'patched': pv,
+            'ratio': None if r is None else round(r, 4)}
+    with open(path, 'w') as f:
+        json.dump(doc, f, indent=1, sort_keys=False)
+        f.write('\n')
+
+
+PLOT = """set terminal pngcairo size %(w)d,720 font 'sans,10'
+set output '%(png)s'
+set title "%(title)s"
+set ylabel 'guest instructions per 4 KiB page (log scale)'
+set logscale y
+set yrange [%(ymin)g:%(ymax)g]
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -40 scale 0 font ',9'
+set key top left
+set grid ytics
+plot '%(dat)s' using 2:xtic(1) title 'reference (vanilla, or the base walker)' lc rgb '#7f7f7f', \\
+     '' using 3 title 'series' lc rgb '#1f77b4', \\
+     '' using 0:(($2 > $3 ? $2 : $3) * 1.25):4 with labels notitle font ',8'
+"""
+
+
+def write_plot(out, rows, profile):
+    """report.png from the ns_per_page rows; a note line on why not, or None."""
+    data = [(case, rv, pv) for prog, ref, case, fig, rv, pv in rows
+            if fig == 'ns_per_page' and rv and pv]
+    if not data:
+        return '# no case with a per-page figure on both kernels: no plot'
+    if not shutil.which('gnuplot'):
+        return '# no gnuplot: no plot'
+    dat = os.path.join(out, 'report.dat')
+    with open(dat, 'w') as f:
+        for case, rv, pv in data:
+            f.write('"%s" %.1f %.1f "%.3f"\n' % (case, rv, pv, pv / rv))
+    vals = [v for _, rv, pv in data for v in (rv, pv)]
+    gp = os.path.join(out, 'report.gp')
+    with open(gp, 'w') as f:
+        f.write(PLOT % {'w': max(900, 60 * len(data)),
+                        'png': os.path.join(out, 'report.png'),
+                        'title': 'make bench, %s profile: reference and series'
+                                 ' (ratio series/reference above)' % profile,
+                        'ymin': min(vals) / 2, 'ymax': max(vals) * 4,
+                        'dat': dat})
+    res = subprocess.run(['gnuplot', gp], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    if res.returncode:
+        return '# gnuplot failed: %s' % res.stdout.strip().splitlines()[-1:]
+    return None
+
+
 def table(refs, logs):
     lines = ['# guest time under -icount shift=0,sleep=off '
              '(1 ns per executed instruction)',
              HEAD % ('case', 'figure', 'reference', 'reference', 'patched',
                      'ratio')]
     worst = {}
-    for prog, ref in refs.items():
-        pl = logs['patched'].get(prog, [0, []])[1]
-        rl = logs[ref].get(prog, [0, []])[1]
-        p = {(c, f): v for c, f, v in pl}
-        r = {(c, f): v for c, f, v in rl}
-        # In the order the program printed them.
-        for key in dict.fromkeys([(c, f) for c, f, v in pl + rl]):
-            pv, rv = p.get(key), r.get(key)
-            ratio = '-'
-            if key[1] not in NO_RATIO and pv is not None and rv:
-                ratio = '%.3f' % (pv / rv)
-                if key[1] == 'median_ns' and pv / rv > worst.get(ref, (0,))[0]:
-                    worst[ref] = (pv / rv, key[0])
-            lines.append(HEAD % (key[0], key[1], ref, fmt(rv), fmt(pv), ratio))
+    for prog, ref, case, fig, rv, pv in figures(refs, logs):
+        r = ratio_of(fig, rv, pv)
+        if r is not None and fig == 'median_ns' and r > worst.get(ref, (0,))[0]:
+            worst[ref] = (r, case)
+        lines.append(HEAD % (case, fig, ref, fmt(rv), fmt(pv),
+                             '-' if r is None else '%.3f' % r))
     for ref, (ratio, case) in sorted(worst.items()):
         lines.append('# highest median_ns ratio against %s: %.3f (%s)' % (
             ref, ratio, case))
@@ -131,7 +213,8 @@ def main(argv=None):
     logs = {k: read_log(os.path.join(out, k, 'tests.log')) for k in kernels}
 
     bad = problems(out, kernels, refs, logs)
-    lines = bad + table(refs, logs)
+    profile = os.environ.get('MMX_BENCH_PROFILE', 'bench')
+    lines = ['# profile: %s' % profile] + bad + table(refs, logs)
     # A reference kernel may well have the splats the series removes; its
     # figures then include their cost.
     for ref in kernels[1:]:
@@ -152,6 +235,11 @@ def main(argv=None):
             lines.append('# config against %s: patched only: %s; %s only: %s'
                          % (ref, ' '.join(sorted(pc - rc)) or 'none', ref,
                             ' '.join(sorted(rc - pc)) or 'none'))
+    rows = figures(refs, logs)
+    write_json(os.path.join(out, 'report.json'), refs, rows, bad, profile)
+    note = write_plot(out, rows, profile)
+    if note:
+        lines.append(note)
     print('\n'.join(lines))
     return 1 if bad else 0
 

@@ -8,7 +8,9 @@ splat of the patched kernel.
 """
 import contextlib
 import io
+import json
 import os
+import shutil
 import sys
 import tempfile
 import unittest
@@ -29,8 +31,9 @@ GOOD_V = log('b', 0, 'bench c median_ns 1000', 'bench c spread_pct 0.25',
              'bench a pages 10')
 
 
-def run(kernels, refs='b=vanilla'):
-    """kernels: {name: (tests.log, console.log, boot.status)}"""
+def run(kernels, refs='b=vanilla', keep=None):
+    """kernels: {name: (tests.log, console.log, boot.status)}; keep: a dict
+    that gets the report.json document and whether report.png exists"""
     with tempfile.TemporaryDirectory() as d:
         for k, files in kernels.items():
             os.mkdir(os.path.join(d, k))
@@ -42,6 +45,10 @@ def run(kernels, refs='b=vanilla'):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             rc = bench_report.main([d] + refs.split())
+        if keep is not None:
+            with open(os.path.join(d, 'report.json')) as f:
+                keep['json'] = json.load(f)
+            keep['png'] = os.path.exists(os.path.join(d, 'report.png'))
     return rc, out.getvalue().splitlines()
 
 
@@ -62,6 +69,44 @@ class BenchReportTest(unittest.TestCase):
         self.assertEqual(cases, ['c', 'c', 'a'])
         self.assertIn('# highest median_ns ratio against vanilla: 1.010 (c)',
                       lines)
+
+    def test_json(self):
+        keep = {}
+        rc, lines = run({'patched': (GOOD_P, '', 'exited'),
+                         'vanilla': (GOOD_V, '', 'exited')}, keep=keep)
+        self.assertEqual(rc, 0)
+        doc = keep['json']
+        self.assertTrue(doc['ok'])
+        c = doc['programs']['b']['cases']['c']
+        self.assertEqual(c['median_ns'], {'reference': 1000, 'patched': 1010,
+                                          'ratio': 1.01})
+        self.assertIsNone(c['spread_pct']['ratio'])
+        self.assertEqual(doc['programs']['b']['reference'], 'vanilla')
+        # no per-page figure: nothing to plot, and the report says so
+        self.assertFalse(keep['png'])
+        self.assertIn('# no case with a per-page figure on both kernels: '
+                      'no plot', lines)
+
+    def test_json_problems(self):
+        keep = {}
+        rc, _ = run({'patched': (log('b', 0), '', 'exited'),
+                     'vanilla': (GOOD_V, '', 'exited')}, keep=keep)
+        self.assertEqual(rc, 1)
+        self.assertFalse(keep['json']['ok'])
+        self.assertIn('b on the patched kernel: no figures',
+                      keep['json']['problems'])
+
+    def test_plot(self):
+        keep = {}
+        rc, lines = run({'patched': (log('b', 0, 'bench c ns_per_page 101'),
+                                     '', 'exited'),
+                         'vanilla': (log('b', 0, 'bench c ns_per_page 100'),
+                                     '', 'exited')}, keep=keep)
+        self.assertEqual(rc, 0)
+        if shutil.which('gnuplot'):
+            self.assertTrue(keep['png'], lines)
+        else:
+            self.assertIn('# no gnuplot: no plot', lines)
 
     def test_failed_program(self):
         bad = log('b', 1, '# c: MADV_PAGEOUT did not swap every page out')
