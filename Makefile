@@ -6,7 +6,7 @@ MAKEFLAGS += --no-print-directory
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help run check bench stress fuzz faultinject shell deps base tree export kernel selftests \
+.PHONY: all help run check bench profile stress fuzz faultinject shell deps base tree export kernel selftests \
 	initramfs report series series-check configs lint docs clean distclean
 
 all: check
@@ -24,10 +24,20 @@ check: initramfs
 	@T='$(T)' $(S)/check.sh
 
 ## bench         run bench/ on the series and on each program's reference
-##               kernel under QEMU -icount (B=prog,... selects programs);
-##               table in out/bench/report.txt
+##               kernel under QEMU -icount (B=prog,... selects programs,
+##               C=case,... cases); table, report.json and report.png in
+##               out/bench/
 bench: tree
-	@B='$(B)' $(S)/bench.sh
+	@B='$(B)' C='$(C)' $(S)/bench.sh
+
+## profile       after make bench: trace one run of cases C=case,... of
+##               program B=prog on the series and its reference kernel and
+##               list the kernel functions the instructions ran in
+##               (out/bench/profile/report.txt)
+profile:
+	@[ -n '$(B)' ] && [ -n '$(C)' ] || { echo 'make profile B=prog C=case,...' >&2; exit 2; }
+	@python3 $(S)/profile.py --prog '$(B)' --cases '$(C)' \
+		--kernels patched,$$(sed -n 's/^ \* Reference kernel: \([a-z-]*\).*/\1/p' bench/$(B).c)
 
 ## stress        race fork, pins, swap, THP, KSM, migration, device-exclusive
 ##               and memfd seals for STRESS_SECS (default 120) seconds, with

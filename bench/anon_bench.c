@@ -142,9 +142,11 @@ static int anon_fault(const struct bench_case *c)
 		mem = map_anon(FAULT_SIZE, c->thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		if (!mem)
 			return fail_sys(c->name, "mmap");
+		bench_gate(c->name, r, true);
 		t = now_ns();
 		write_pages(mem, FAULT_SIZE, 1);
 		ns[r] = now_ns() - t;
+		bench_gate(c->name, r, false);
 		kb = smaps_kb(mem, "AnonHugePages");
 		munmap(mem, FAULT_SIZE);
 		if (kb != want) {
@@ -171,9 +173,11 @@ static int cow_fault_run(const struct bench_case *c, char *mem, int r,
 	if (pid < 0)
 		return fail_sys(c->name, "fork");
 	if (pid == 0) {
+		bench_gate(c->name, r, true);
 		t = now_ns();
 		write_pages(mem, FAULT_SIZE, r + 1);
 		t = now_ns() - t;
+		bench_gate(c->name, r, false);
 		_exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 1);
 	}
 	close(p[1]);
@@ -206,7 +210,7 @@ static int cow_fault(const struct bench_case *c)
 }
 
 /* Fork, timed in the parent; the child leaves once the parent has its figure. */
-static int fork_run(const struct bench_case *c, uint64_t *ns)
+static int fork_run(const struct bench_case *c, int r, uint64_t *ns)
 {
 	int p[2], status;
 	uint64_t t;
@@ -215,11 +219,13 @@ static int fork_run(const struct bench_case *c, uint64_t *ns)
 
 	if (pipe(p))
 		return fail_sys(c->name, "pipe");
+	bench_gate(c->name, r, true);
 	t = now_ns();
 	pid = fork();
 	if (pid == 0)
 		_exit(read(p[0], &b, 1) == 1 ? 0 : 1);
 	*ns = now_ns() - t;
+	bench_gate(c->name, r, false);
 	if (pid < 0)
 		return fail_sys(c->name, "fork");
 	if (write(p[1], &b, 1) != 1)
@@ -243,7 +249,7 @@ static int fork_case(const struct bench_case *c)
 		return fail_sys(c->name, "mmap");
 	for (r = 0; r < RUNS && !ret; r++) {
 		write_pages(mem, FORK_SIZE, r);
-		ret = fork_run(c, &ns[r]);
+		ret = fork_run(c, r, &ns[r]);
 	}
 	if (!ret && c->thp && smaps_kb(mem, "AnonHugePages") != (long)(FORK_SIZE >> 10))
 		ret = fail(c->name, "the memory is not all THPs");
@@ -267,10 +273,12 @@ static int zap_case(const struct bench_case *c)
 		if (!mem)
 			return fail_sys(c->name, "mmap");
 		write_pages(mem, FORK_SIZE, r + 1);
+		bench_gate(c->name, r, true);
 		t = now_ns();
 		err = unmap ? munmap(mem, FORK_SIZE) :
 			      madvise(mem, FORK_SIZE, MADV_DONTNEED);
 		ns[r] = now_ns() - t;
+		bench_gate(c->name, r, false);
 		if (err)
 			return fail_sys(c->name, unmap ? "munmap" : "madvise");
 		if (!unmap) {
@@ -290,7 +298,7 @@ static int zap_case(const struct bench_case *c)
  * A child populates 1 GiB of its own, says so, and exits when the parent
  * lets it; the parent times from letting it go until waitpid() returns.
  */
-static int zap_exit_run(const struct bench_case *c, uint64_t *ns)
+static int zap_exit_run(const struct bench_case *c, int r, uint64_t *ns)
 {
 	int ready[2], go[2], status;
 	char b = 0;
@@ -320,12 +328,14 @@ static int zap_exit_run(const struct bench_case *c, uint64_t *ns)
 	close(ready[1]);
 	close(go[0]);
 	status = read(ready[0], &b, 1) == 1;
+	bench_gate(c->name, r, true);
 	t = now_ns();
 	if (!status || write(go[1], &b, 1) != 1)
 		kill(pid, SIGKILL);
 	if (waitpid(pid, &status, 0) != pid)
 		status = -1;
 	*ns = now_ns() - t;
+	bench_gate(c->name, r, false);
 	close(ready[0]);
 	close(go[1]);
 	if (status)
@@ -339,7 +349,7 @@ static int zap_exit(const struct bench_case *c)
 	int r;
 
 	for (r = 0; r < RUNS; r++)
-		if (zap_exit_run(c, &ns[r]))
+		if (zap_exit_run(c, r, &ns[r]))
 			return -1;
 	bench_report(c->name, ns, RUNS, FORK_SIZE / pagesize);
 	return 0;
@@ -386,6 +396,7 @@ static int ksm_run(const struct bench_case *c, char *mem, int r, uint64_t *ns)
 		memset(mem + off, 0x5a + r, pagesize);
 	if (madvise(mem, KSM_SIZE, MADV_MERGEABLE))
 		return fail_sys(c->name, "MADV_MERGEABLE");
+	bench_gate(c->name, r, true);
 	t = now_ns();
 	if (!ksm_write("run", 1))
 		return fail_sys(c->name, "ksm run");
@@ -397,6 +408,7 @@ static int ksm_run(const struct bench_case *c, char *mem, int r, uint64_t *ns)
 		usleep(1000);
 	}
 	*ns = now_ns() - t;
+	bench_gate(c->name, r, false);
 	/* stop ksmd and split every KSM page again, outside the timing */
 	if (!ksm_write("run", 2) || madvise(mem, KSM_SIZE, MADV_UNMERGEABLE))
 		return fail_sys(c->name, "ksm unmerge");
@@ -522,10 +534,12 @@ static int swap_run(const struct bench_case *c, char *mem, int r,
 	fill(mem, SWAP_SIZE, r);
 	if (!zram_pages(&rd[0], &wr[0]))
 		return fail(c->name, "no /sys/block/zram0/stat");
+	bench_gate("swap_out", c->write ? -1 : r, true);
 	t = now_ns();
 	if (madvise(mem, SWAP_SIZE, MADV_PAGEOUT))
 		return fail_sys(c->name, "MADV_PAGEOUT");
 	*out_ns = now_ns() - t;
+	bench_gate("swap_out", c->write ? -1 : r, false);
 	zram_pages(&rd[1], &wr[1]);
 	swapped = swapped_pages(mem, SWAP_SIZE);
 	if (swapped != pages || wr[1] - wr[0] != pages) {
@@ -534,12 +548,14 @@ static int swap_run(const struct bench_case *c, char *mem, int r,
 		return fail(c->name, "MADV_PAGEOUT did not swap every page out");
 	}
 
+	bench_gate(c->name, r, true);
 	t = now_ns();
 	if (c->write)
 		write_pages(mem, SWAP_SIZE, (char)pattern(0, r, 0));
 	else
 		read_pages(mem, SWAP_SIZE);
 	*in_ns = now_ns() - t;
+	bench_gate(c->name, r, false);
 	zram_pages(&rd[2], &wr[2]);
 	if (rd[2] - rd[1] != pages || !filled(mem, SWAP_SIZE, r)) {
 		printf("# %s: %ld pages read from zram for %ld\n", c->name,

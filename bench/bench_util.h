@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <termios.h>
+#include <unistd.h>
 
 static inline uint64_t now_ns(void)
 {
@@ -98,6 +101,42 @@ static inline bool bench_on_cpu0(void)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * make profile traces the guest's instructions over one run of each case:
+ * with BENCH_GATE=1 in the environment, bench_gate() says "start <case>"
+ * (@start) or "stop <case>" on the guest's third serial port in run @r ==
+ * BENCH_GATE_RUN (default 4) and waits for the host's answer, so that the
+ * host arms and disarms the trace outside the timed region.  Nothing
+ * happens without BENCH_GATE.
+ */
+static inline void bench_gate(const char *name, int r, bool start)
+{
+	static int fd = -2, run;
+	const char *env;
+	struct termios tio;
+	char b;
+
+	if (fd == -2) {
+		fd = -1;
+		env = getenv("BENCH_GATE");
+		if (env && !strcmp(env, "1"))
+			fd = open("/dev/ttyS2", O_RDWR | O_NOCTTY);
+		if (fd >= 0 && !tcgetattr(fd, &tio)) {
+			cfmakeraw(&tio);
+			tcsetattr(fd, TCSANOW, &tio);
+		}
+		env = getenv("BENCH_GATE_RUN");
+		run = env ? atoi(env) : 4;
+	}
+	if (fd < 0 || r != run)
+		return;
+	dprintf(fd, "%s %s\n", start ? "start" : "stop", name);
+	if (read(fd, &b, 1) != 1) {
+		close(fd);
+		fd = -1;
+	}
 }
 
 #endif /* BENCH_UTIL_H */

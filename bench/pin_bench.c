@@ -189,7 +189,7 @@ static int run_case(const struct bench_case *c)
 	size_t pages = PIN_SIZE / pagesize;
 	uint64_t ns[RUNS], usec, done;
 	char *anon = NULL, *mem;
-	int r, fd = -1, ret = -1;
+	int r, err, fd = -1, ret = -1;
 
 	if (c->file) {
 		fd = make_memfd(PIN_SIZE);
@@ -211,7 +211,11 @@ static int run_case(const struct bench_case *c)
 			printf("# %s: mmap: %s\n", c->name, strerror(errno));
 			goto out;
 		}
-		if (gup_pass(c, mem, PIN_SIZE, &usec, &done)) {
+		/* a trace covers the put too, which is not timed */
+		bench_gate(c->name, r, true);
+		err = gup_pass(c, mem, PIN_SIZE, &usec, &done);
+		bench_gate(c->name, r, false);
+		if (err) {
 			printf("# %s: ioctl: %s\n", c->name, strerror(errno));
 			goto out;
 		}

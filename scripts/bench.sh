@@ -20,6 +20,7 @@
 # guest boots the same initramfs with MMX_MEM (default here 3G) of memory.
 #
 #   B=prog[,prog...]   only these programs of bench/ (default: all)
+#   C=case[,case...]   only these cases of the programs (default: all)
 #
 # Logs in out/bench/<kernel>/tests.log, the table in out/bench/report.txt.
 . "$(dirname "$0")/lib.sh"
@@ -71,6 +72,7 @@ build_patched() {
 	PROFILE=bench bash "$ROOT/scripts/kernel.sh"
 	cp "$OUT/bzImage" "$BOUT/patched/"
 	cp "$OUT/.config" "$BOUT/patched/config"
+	cp "$BUILD/obj-bench/System.map" "$BOUT/patched/"
 }
 
 build_vanilla() {
@@ -78,6 +80,7 @@ build_vanilla() {
 	VANILLA=1 PROFILE=bench bash "$ROOT/scripts/kernel.sh"
 	cp "$OUT/vanilla/bzImage" "$BOUT/vanilla/"
 	cp "$OUT/vanilla/.config" "$BOUT/vanilla/config"
+	cp "$BUILD/obj-vanilla-bench/System.map" "$BOUT/vanilla/"
 }
 
 build_base_walker() {
@@ -89,6 +92,7 @@ build_base_walker() {
 		>"$REFOBJ.log" 2>&1 || { tail -20 "$REFOBJ.log"; die "base-walker build failed"; }
 	cp "$REFOBJ/arch/x86/boot/bzImage" "$BOUT/base-walker/"
 	cp "$REFOBJ/.config" "$BOUT/base-walker/config"
+	cp "$REFOBJ/System.map" "$BOUT/base-walker/"
 }
 
 # boot_bench KERNEL PROG...: the programs on KERNEL, under -icount.
@@ -98,7 +102,8 @@ boot_bench() {
 	cp "$OUT/initramfs.cpio" "$dir/"
 	say "benchmarks on the $name kernel: $* (MMX_MEM=$MMX_MEM)"
 	MMX_OUT=$dir MMX_ICOUNT=1 python3 "$ROOT/scripts/boot.py" --mode bench \
-		--tests "$(IFS=,; echo "$*")" --timeout "$TIMEOUT" --ntests $#
+		--tests "$(IFS=,; echo "$*")" --timeout "$TIMEOUT" --ntests $# \
+		--env "BENCH_CASES=${C:-}"
 	say "$name kernel booted and ran for $((SECONDS - t)) s"
 }
 

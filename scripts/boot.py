@@ -11,6 +11,7 @@ nodes (numa_args()).
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -58,7 +59,9 @@ def qemu_cmd(mode, append, console, tests):
         cmd += ['-serial', 'mon:stdio', '-serial', 'file:' + tests]
     else:
         cmd += ['-serial', 'file:' + console, '-serial', 'file:' + tests]
-    return cmd
+    # make profile: a third serial port to gate the trace, the monitor, and
+    # QEMU's log
+    return cmd + shlex.split(os.environ.get('MMX_QEMU_EXTRA', ''))
 
 
 def follow(path, pos):
