@@ -70,10 +70,10 @@
 #include "mm_util.h"
 
 #define RUNS		9
-#define FAULT_SIZE	(256UL << 20)
-#define FORK_SIZE	(1UL << 30)
-#define SWAP_SIZE	(64UL << 20)
-#define KSM_SIZE	(256UL << 20)
+#define FAULT_SIZE	((256UL << 20) / bench_shrink)
+#define FORK_SIZE	((1UL << 30) / bench_shrink)
+#define SWAP_SIZE	((64UL << 20) / bench_shrink)
+#define KSM_SIZE	((256UL << 20) / bench_shrink)
 #define KSM_SYSFS	"/sys/kernel/mm/ksm/"
 #define PMD_ALIGN	(2UL << 20)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

@@ -50,7 +50,7 @@
 #include "mm_util.h"
 
 #define RUNS		9
-#define PIN_SIZE	(256UL << 20)
+#define PIN_SIZE	((256UL << 20) / bench_shrink)
 #define PER_CALL	512
 #define PMD_ALIGN	(2UL << 20)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

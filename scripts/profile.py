@@ -10,6 +10,7 @@ It boots each kernel of out/bench/<kernel>/ (left there by make bench)
 under QEMU -icount, as make bench does, with two more channels: a third
 serial port on which the program says "start <case>" and "stop <case>"
 around the timed region of its run R (bench_gate() of bench/bench_util.h),
+with every case's memory divided by --shrink (BENCH_SHRINK, default 16),
 and the QEMU monitor.  At "start" the host turns on QEMU's log of every
 translation block executed (-d exec,nochain), into a file of the case's
 own; at "stop" it turns it off again.  QEMU logs every block it translates
@@ -108,7 +109,7 @@ def gatekeeper(gate_path, mon_path, logdir, errors):
         errors.append(str(e))
 
 
-def boot(kernel, prog, cases, run, timeout):
+def boot(kernel, prog, cases, run, timeout, shrink):
     """Boot @kernel's image with the gate; its log directory."""
     src = os.path.join(BENCH, kernel)
     d = os.path.join(BENCH, 'profile', kernel)
@@ -135,6 +136,7 @@ def boot(kernel, prog, cases, run, timeout):
                     '--mode', 'bench', '--tests', prog, '--ntests', '1',
                     '--timeout', str(timeout),
                     '--env', 'BENCH_GATE=1', '--env', 'BENCH_GATE_RUN=%d' % run,
+                    '--env', 'BENCH_SHRINK=%d' % shrink,
                     '--env', 'BENCH_CASES=' + ','.join(cases)], env=env,
                    check=False)
     t.join(5)
@@ -231,6 +233,8 @@ def main():
     ap.add_argument('--top', type=int, default=25)
     ap.add_argument('--run', type=int, default=4)
     ap.add_argument('--timeout', type=int, default=1800)
+    ap.add_argument('--shrink', type=int, default=16,
+                    help='BENCH_SHRINK: the cases\' memory divided by this')
     ap.add_argument('--no-boot', action='store_true',
                     help='list the traces of the last run again')
     args = ap.parse_args()
@@ -242,7 +246,8 @@ def main():
         if args.no_boot:
             d = os.path.join(BENCH, 'profile', k)
         else:
-            d = boot(k, args.prog, cases, args.run, args.timeout)
+            d = boot(k, args.prog, cases, args.run, args.timeout,
+                     args.shrink)
         smap = os.path.join(BENCH, k, 'System.map')
         if not os.path.exists(smap):
             sys.exit('profile: no %s: run make bench first' % smap)
