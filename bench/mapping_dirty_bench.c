@@ -22,18 +22,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include "lib/test_mapping_dirty_uapi.h"
+#include "bench_util.h"
 #include "mm_util.h"
 
-#define SIZE		(1UL << 30)
+#define SIZE		((1UL << 30) / bench_shrink)
 #define RUNS		7
 #define SHMEM_THP_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void set_knob(const char *val)
 {
@@ -50,7 +44,7 @@ static int run(int dev, const char *name, bool thp)
 	size_t npages = SIZE / pagesize, i;
 	uint64_t ns[RUNS], *bitmap;
 	struct mapping_dirty_cmd cmd;
-	int fd, r;
+	int fd, r, err;
 	char *mem;
 
 	set_knob(thp ? "advise" : "never");
@@ -75,7 +69,10 @@ static int run(int dev, const char *name, bool thp)
 		cmd.length = SIZE;
 		cmd.bitmap = (uintptr_t)bitmap;
 		cmd.bitmap_bits = npages;
-		if (ioctl(dev, MAPPING_DIRTY_CLEAN, &cmd)) {
+		bench_gate(name, r, true);
+		err = ioctl(dev, MAPPING_DIRTY_CLEAN, &cmd);
+		bench_gate(name, r, false);
+		if (err) {
 			printf("# %s: CLEAN: %s\n", name, strerror(errno));
 			return -1;
 		}
@@ -88,6 +85,8 @@ static int run(int dev, const char *name, bool thp)
 	       (unsigned long long)cmd.total);
 	printf("bench %s median_ns %llu\n", name,
 	       (unsigned long long)ns[RUNS / 2]);
+	printf("bench %s ns_per_page %.1f\n", name,
+	       (double)ns[RUNS / 2] / npages);
 	printf("bench %s pages_per_s %.0f\n", name,
 	       cmd.total ? cmd.total * 1e9 / ns[RUNS / 2] : 0.0);
 	munmap(mem, SIZE);
@@ -100,6 +99,8 @@ int main(void)
 {
 	int dev = open("/dev/test_mapping_dirty", O_RDWR);
 
+	if (!bench_on_cpu0())
+		return 1;
 	if (dev < 0) {
 		printf("# no /dev/test_mapping_dirty: %s\n", strerror(errno));
 		return 1;
