@@ -6,7 +6,8 @@ program's reference kernel.
 Usage: bench_report.py OUTDIR PROGRAM=REFERENCE...
 
 Prints the table, and writes OUTDIR/report.json (every figure of both
-kernels and its ratio, and what went wrong) and, when gnuplot is there,
+kernels and its ratio, and what went wrong), OUTDIR/report.md (the
+table for the README) and, when gnuplot is there,
 OUTDIR/report.png: instructions per page of every case with a per-page
 figure, the reference beside the patched kernel, and the ratio above.
 
@@ -125,6 +126,33 @@ def ratio_of(figure, rv, pv):
     return pv / rv
 
 
+def write_markdown(path, rows, profile):
+    """The README's table: per case, instructions per page on both
+    kernels (or the median, for a case without a per-page figure) and the
+    ratio of the medians."""
+    med = {(p, c): (rv, pv) for p, ref, c, f, rv, pv in rows
+           if f == 'median_ns'}
+    lines = ['Guest instructions, %s profile; ratio = series / reference '
+             '(medians).' % profile, '',
+             '| program | case | reference | per page: reference | '
+             'per page: series | ratio |', '|---|---|---|---:|---:|---:|']
+    seen = set()
+    for p, ref, c, f, rv, pv in rows:
+        if (p, c) in seen or (p, c) not in med:
+            continue
+        seen.add((p, c))
+        per = {f2: (rv2, pv2) for p2, _, c2, f2, rv2, pv2 in rows
+               if (p2, c2) == (p, c)}
+        mr, mp = med[(p, c)]
+        r, q = per.get('ns_per_page', (None, None))
+        cell = lambda v: '-' if v is None else fmt(v)
+        ratio = '%.3f' % (mp / mr) if mr and mp else '-'
+        lines.append('| %s | %s | %s | %s | %s | %s |' % (
+            p, c, ref, cell(r), cell(q), ratio))
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
 def write_json(path, refs, rows, bad, profile):
     doc = {'unit': 'guest instructions (QEMU -icount shift=0,sleep=off)',
            'profile': profile, 'ok': not bad,
@@ -241,6 +269,7 @@ def main(argv=None):
                             ' '.join(sorted(rc - pc)) or 'none'))
     rows = figures(refs, logs)
     write_json(os.path.join(out, 'report.json'), refs, rows, bad, profile)
+    write_markdown(os.path.join(out, 'report.md'), rows, profile)
     note = write_plot(out, rows, profile)
     if note:
         lines.append(note)

@@ -49,6 +49,8 @@ def run(kernels, refs='b=vanilla', keep=None):
             with open(os.path.join(d, 'report.json')) as f:
                 keep['json'] = json.load(f)
             keep['png'] = os.path.exists(os.path.join(d, 'report.png'))
+            with open(os.path.join(d, 'report.md')) as f:
+                keep['md'] = f.read()
     return rc, out.getvalue().splitlines()
 
 
@@ -82,6 +84,7 @@ class BenchReportTest(unittest.TestCase):
                                           'ratio': 1.01})
         self.assertIsNone(c['spread_pct']['ratio'])
         self.assertEqual(doc['programs']['b']['reference'], 'vanilla')
+        self.assertIn('| b | c | vanilla | - | - | 1.010 |', keep['md'])
         # no per-page figure: nothing to plot, and the report says so
         self.assertFalse(keep['png'])
         self.assertIn('# no case with a per-page figure on both kernels: '
