@@ -42,7 +42,7 @@
 #include "mm_util.h"
 
 #define RUNS		5
-#define RANGE		(64UL << 20)
+#define RANGE		((64UL << 20) / bench_shrink)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 struct bench_case {
@@ -94,8 +94,10 @@ static int run_case(struct bench_case *c)
 			return 1;
 		}
 		cmd.addr = (uintptr_t)p;
+		bench_gate(c->name, r, true);
 		t0 = now_ns();
 		if (ioctl(dev, c->req, &cmd)) {
+			bench_gate(c->name, r, false);
 			printf("# %s: ioctl: %s\n", c->name, strerror(errno));
 			munmap(p, RANGE);
 			/* The vanilla kernel has no HMM_DMIRROR_EXCLUSIVE. */
@@ -105,6 +107,7 @@ static int run_case(struct bench_case *c)
 		for (off = 0; off < RANGE; off += pagesize)
 			sink = p[off];
 		ns[r] = now_ns() - t0;
+		bench_gate(c->name, r, false);
 		(void)sink;
 		if (cmd.cpages != pages) {
 			printf("# %s: the device read %llu of %zu pages\n",
