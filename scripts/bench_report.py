@@ -153,7 +153,7 @@ def write_markdown(path, rows, profile):
         f.write('\n'.join(lines) + '\n')
 
 
-def write_json(path, refs, rows, bad, profile):
+def write_json(path, rows, bad, profile):
     doc = {'unit': 'guest instructions (QEMU -icount shift=0,sleep=off)',
            'profile': profile, 'ok': not bad,
            'problems': [l.lstrip('# ') for l in bad], 'programs': {}}
@@ -268,7 +268,7 @@ def main(argv=None):
                          % (ref, ' '.join(sorted(pc - rc)) or 'none', ref,
                             ' '.join(sorted(rc - pc)) or 'none'))
     rows = figures(refs, logs)
-    write_json(os.path.join(out, 'report.json'), refs, rows, bad, profile)
+    write_json(os.path.join(out, "report.json"), rows, bad, profile)
     write_markdown(os.path.join(out, 'report.md'), rows, profile)
     note = write_plot(out, rows, profile)
     if note:
