@@ -20,6 +20,10 @@
  *      unshare_pin          a read-only long-term pin of anonymous pages a
  *                           fork child shares (the unshare fault)
  *      unshare_pin_hugetlb  the same with a private hugetlb page
+ *      unshare_pin_hugetlb_copy  the same, only huge-page allocations
+ *                           counted: the first run fails the unshare's
+ *                           copy, whatever slab and per-CPU refills the
+ *                           call happens to need
  *      cow_gup_write        process_vm_writev() into pages a fork child
  *                           shares (a COW fault through GUP)
  *      pageout_pinned       MADV_PAGEOUT of swap-cache pages, some pinned
@@ -55,6 +59,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -76,6 +81,7 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NPAGES		16
 #define HPAGE		(2UL << 20)
+#define HPAGE_ORDER	9	/* of HPAGE, with 4 KiB pages */
 #define MAX_NTH		3000
 #define DBG		"/sys/kernel/debug/"
 #define HUGE_KNOB	"/proc/sys/vm/"
@@ -182,8 +188,10 @@ static int write_str(const char *path, const char *val)
  * Set up failslab and fail_page_alloc: every allocation counts for
  * fail-nth (sleeping ones, highmem ones, order 0); @percent of the
  * allocations of tasks with make-it-fail fail as well, with a trace.
+ * @min_order > 0: only page allocations of at least that order count
+ * (failslab's cache filter, with no cache marked, leaves slab out).
  */
-static int setup_injection(int percent)
+static int setup_injection(int percent, int min_order)
 {
 	static const char *const caps[] = { "failslab", "fail_page_alloc" };
 	char path[128], val[16];
@@ -204,9 +212,12 @@ static int setup_injection(int percent)
 		SET("verbose", "2");
 		SET("task-filter", "Y");
 		SET("ignore-gfp-wait", "N");
+		if (i == 0)
+			SET("cache-filter", min_order ? "Y" : "N");
 		if (i == 1) {
+			snprintf(val, sizeof(val), "%d", min_order);
 			SET("ignore-gfp-highmem", "N");
-			SET("min-order", "0");
+			SET("min-order", val);
 		}
 #undef SET
 	}
@@ -742,6 +753,7 @@ struct sweep {
 	int needs;		/* NEED_* */
 	int natural;		/* the errno the call fails with anyway */
 	int huge;		/* on a private hugetlb page */
+	int min_order;		/* only allocations of this order or more */
 };
 
 #define NEED_GUP	1
@@ -768,6 +780,9 @@ static const struct sweep sweeps[] = {
 	SWEEP("unshare_pin_hugetlb", unshare_setup, unshare_check,
 	      shared_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB,
 	      .huge = 1),
+	SWEEP("unshare_pin_hugetlb_copy", unshare_setup, unshare_check,
+	      shared_teardown, ERRS(ENOMEM), NEED_GUP | NEED_HUGETLB,
+	      .huge = 1, .min_order = HPAGE_ORDER),
 	SWEEP("cow_gup_write", cow_write_setup, cow_write_check,
 	      shared_teardown, ERRS(ENOMEM, EFAULT), NEED_GUP),
 	SWEEP("pageout_pinned", pageout_setup, data_check, pinned_teardown,
@@ -816,6 +831,9 @@ static void run_sweep(const struct sweep *s, struct verdict *v)
 	unsigned int n;
 
 	cur = v;
+	if (s->min_order && !setup_injection(0, s->min_order))
+		violation("cannot count only allocations of order %d",
+			  s->min_order);
 	for (n = 1; n <= MAX_NTH; n++) {
 		int hit;
 
@@ -868,6 +886,8 @@ static void run_sweep(const struct sweep *s, struct verdict *v)
 	}
 	if (n > MAX_NTH)
 		violation("more than %d allocations in one call", MAX_NTH);
+	if (s->min_order)
+		setup_injection(0, 0);
 	/* Every page is back (per-CPU lists and slabs: some slack). */
 	if (before > 0 && mem_free_kb() < before - 4096) {
 		write_str("/proc/sys/vm/drop_caches", "3");
@@ -885,6 +905,40 @@ static const char *const selftests[] = {
 	"hugetlb_reuse", "thp_reuse", "swapin_race", "mapping_dirty",
 	"force_write",
 };
+
+/*
+ * What a selftest leaves for the kernel to release after it is reaped: its
+ * io_uring rings are torn down from a workqueue, with their fixed buffers'
+ * pins.  Wait for the pin count to come back, for a bounded time.
+ */
+static long pins_settled(long pins)
+{
+	long now = pins_outstanding();
+	int i;
+
+	for (i = 0; i < 300 && now != pins; i++) {
+		usleep(100 * 1000);
+		now = pins_outstanding();
+	}
+	return now;
+}
+
+/*
+ * Reap the test and everything it forked.  The harness is their subreaper,
+ * so a child that outlives a test killed by a signal (and still holds the
+ * test's files, and so its pins) comes back here; the test runs in its own
+ * process group, which the harness kills once the test is gone.
+ */
+static int reap_test(pid_t pid)
+{
+	int status = 0, st;
+
+	waitpid(pid, &status, 0);
+	kill(-pid, SIGKILL);
+	while (waitpid(-pid, &st, 0) > 0)
+		;
+	return status;
+}
 
 static void run_selftest(const char *name, struct verdict *v)
 {
@@ -906,6 +960,7 @@ static void run_selftest(const char *name, struct verdict *v)
 		return;
 	pid = fork();
 	if (!pid) {
+		setpgid(0, 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
 		close(out[0]);
@@ -935,14 +990,14 @@ static void run_selftest(const char *name, struct verdict *v)
 	}
 	if (f)
 		fclose(f);
-	waitpid(pid, &status, 0);
+	status = reap_test(pid);
 	v->runs = 1;
 	if (WIFSIGNALED(status))
 		snprintf(v->errnos, sizeof(v->errnos), " killed by signal %d",
 			 WTERMSIG(status));
 	if (WIFEXITED(status) && WEXITSTATUS(status) >= 125)
 		violation("could not run %s (%d)", name, WEXITSTATUS(status));
-	if (pins_outstanding() != pins)
+	if (pins_settled(pins) != pins)
 		violation("%ld pins left behind", pins_outstanding() - pins);
 	/*
 	 * The test resizes the pool itself and may fail to restore it when
@@ -980,8 +1035,10 @@ int main(void)
 			   "no CONFIG_FAILSLAB/CONFIG_FAIL_PAGE_ALLOC");
 		return mmt_exit();
 	}
-	if (!setup_injection(0))
+	if (!setup_injection(0, 0))
 		ksft_exit_fail_msg("cannot configure fault injection in debugfs\n");
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+		ksft_exit_fail_msg("PR_SET_CHILD_SUBREAPER: %s\n", strerror(errno));
 	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	if (nth_fd < 0)
 		ksft_exit_fail_msg("/proc/thread-self/fail-nth: %s\n",
@@ -1032,7 +1089,7 @@ int main(void)
 	/* The selftests, with random failures in their processes only. */
 	sysfs_write_ulong(HUGE_KNOB "nr_overcommit_hugepages", 0);
 	sysfs_write_ulong(HUGE_KNOB "nr_hugepages", 16);
-	if (!setup_injection(percent))
+	if (!setup_injection(percent, 0))
 		ksft_exit_fail_msg("cannot configure fault injection\n");
 	for (i = 0; i < ARRAY_SIZE(selftests); i++) {
 		char name[64];
@@ -1050,6 +1107,6 @@ int main(void)
 			   "%lu violations: %s", v.violations, v.first);
 		fflush(stdout);
 	}
-	setup_injection(0);
+	setup_injection(0, 0);
 	return mmt_exit();
 }
