@@ -539,6 +539,74 @@ static enum mmt_result t_base_clean_partial_range(void)
 	return MMT_PASS;
 }
 
+/*
+ * 16 pages placed across a page-table boundary (a multiple of 4 MiB ends
+ * a page table on every configuration: 2 MiB or 4 MiB of PTEs): one call
+ * cleans dirty PTEs in two page tables, whose bits, count and bit range
+ * must come out as one.
+ */
+#define SPLIT_PAGES	16
+#define SPLIT_SPAN	(4UL << 20)
+
+static bool want_split(size_t i)
+{
+	return i == 2 || i == 7 || i == 8 || i == 13;
+}
+
+static enum mmt_result t_base_clean_two_tables(void)
+{
+	struct file_map m = { .size = SPLIT_PAGES * pagesize };
+	enum mmt_result res = MMT_PASS;
+	struct bitmap b;
+	const char *err;
+	uint64_t total;
+	char *area;
+	int ret;
+
+	area = mmap_aligned(2 * SPLIT_SPAN, SPLIT_SPAN);
+	if (!area)
+		return fail("mmap: %s", strerror(errno));
+	m.fd = memfd_create("mapping_dirty", 0);
+	if (m.fd < 0 || ftruncate(m.fd, m.size)) {
+		res = fail("memfd: %s", strerror(errno));
+		goto out;
+	}
+	/* Pages 0-7 in one page table, 8-15 in the next. */
+	m.mem = mmap(area + SPLIT_SPAN - m.size / 2, m.size,
+		     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m.fd, 0);
+	if (m.mem == MAP_FAILED) {
+		res = fail("mmap: %s", strerror(errno));
+		goto out;
+	}
+	bitmap_init(&b, SPLIT_PAGES);
+	read_all(&m);
+	write_pages(&m, want_split, 1);
+
+	ret = clean_all(&m, &b, &total);
+	err = ret ? NULL : bits_are(&b, want_split);
+	if (ret)
+		res = fail("CLEAN: %s", strerror(ret));
+	else if (total != 4)
+		res = fail("count %lu, expected 4", (unsigned long)total);
+	else if (err)
+		res = fail("%s", err);
+	else if (b.start != 2 || b.end != 14)
+		res = fail("range [%lu, %lu), expected [2, 14)",
+			   (unsigned long)b.start, (unsigned long)b.end);
+	if (res == MMT_PASS) {
+		ret = clean_all(&m, &b, &total);
+		if (ret || total)
+			res = fail("second CLEAN: %s, count %lu",
+				   strerror(ret), (unsigned long)total);
+	}
+	free(b.words);
+out:
+	if (m.fd >= 0)
+		close(m.fd);
+	munmap(area, 2 * SPLIT_SPAN);
+	return res;
+}
+
 /* Write protection holds until a write faults it away, page by page. */
 static enum mmt_result t_base_wp_then_write(void)
 {
@@ -1129,6 +1197,7 @@ static const struct {
 	{ "unknown_ioctl_enotty", t_unknown_ioctl },
 	{ "base.clean_records_dirty", t_base_clean_records_dirty },
 	{ "base.clean_partial_range", t_base_clean_partial_range },
+	{ "base.clean_two_tables", t_base_clean_two_tables },
 	{ "base.wp_then_write", t_base_wp_then_write },
 	{ "base.several_processes", t_base_several_processes },
 	{ "base.private_mapping_first", t_base_private_mapping_first },
