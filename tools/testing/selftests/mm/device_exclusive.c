@@ -22,6 +22,8 @@
  * pinned       a long-term pin stays coherent through exclusive access
  * proc         smaps and pagemap count exclusive pages as resident
  * gup, mremap  GUP gives pages back; mremap() keeps the data
+ * migrate_pinned
+ *              migration to device memory leaves a pinned page mapped
  * two_devices  hmm_range_fault() of device 1 faults in a page that device 0
  *              holds in its private memory; device 1 takes pages that
  *              device 0 holds exclusively, and device 0 is told
@@ -1086,6 +1088,73 @@ static void mremap_exclusive(struct mmt_verdict *v)
 }
 
 /*
+ * migrate_pinned: device 0 migrates a range to its private memory in which
+ * one page has a long-term write pin.  That page stays mapped (moving it
+ * would leave the pin on a page the process no longer maps) and the pin
+ * sees the CPU's next write; the other pages go to the device.
+ */
+static void migrate_pinned(struct mmt_verdict *v)
+{
+	const unsigned long pinned_page = 1;
+	struct pin_longterm_test pin = {
+		.size = pagesize, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	int *p = anon_ints(NPAGES, v), *buf = malloc(NPAGES * pagesize);
+	int *pp = p + pinned_page * pagesize / sizeof(int);
+	uint64_t ubuf = (uintptr_t)buf;
+	int gup = gup_test_open();
+	unsigned long i;
+	int err;
+
+	if (!p || !buf)
+		goto out;
+	if (gup < 0) {
+		mmt_skip(v, "%s: %s", GUP_TEST_PATH, strerror(errno));
+		goto out;
+	}
+	pin.addr = (uintptr_t)pp;
+	if (ioctl(gup, PIN_LONGTERM_TEST_START, &pin)) {
+		mmt_fail(v, "PIN_LONGTERM_TEST_START: %s", strerror(errno));
+		goto out;
+	}
+	/* ENOENT: the device's read-back misses the page it did not get. */
+	err = dmirror(0, HMM_DMIRROR_MIGRATE, p, buf, NPAGES, NULL);
+	if (err && err != ENOENT) {
+		mmt_fail(v, "HMM_DMIRROR_MIGRATE: %s", strerror(err));
+		goto stop;
+	}
+	for (i = 0; i < NPAGES; i++) {
+		char *page = (char *)p + i * pagesize;
+
+		if (i == pinned_page && pagemap_swapped(page)) {
+			mmt_fail(v, "the pinned page went to the device");
+			goto stop;
+		}
+		if (i != pinned_page && !pagemap_swapped(page)) {
+			mmt_fail(v, "page %lu did not go to the device", i);
+			goto stop;
+		}
+	}
+	pp[3] = 1234;
+	if (ioctl(gup, PIN_LONGTERM_TEST_READ, &ubuf))
+		mmt_fail(v, "PIN_LONGTERM_TEST_READ: %s", strerror(errno));
+	else if (buf[3] != 1234 || buf[4] != (int)(pinned_page * pagesize /
+						   sizeof(int)) + 4)
+		mmt_fail(v, "the pin reads %d %d, not what the CPU wrote",
+			 buf[3], buf[4]);
+	pp[3] = pinned_page * pagesize / sizeof(int) + 3;
+	ints_are(p, NPAGES, 0, "CPU read after the migration", v);
+stop:
+	ioctl(gup, PIN_LONGTERM_TEST_STOP);
+out:
+	if (gup >= 0)
+		close(gup);
+	free(buf);
+	if (p)
+		munmap(p, NPAGES * pagesize);
+}
+
+/*
  * two_devices: device 0 migrates the range to its private memory; device
  * 1 reads it, which faults the pages back to system memory.
  */
@@ -1407,6 +1476,7 @@ static const struct test_case cases[] = {
 	{ "proc", proc_counts },
 	{ "gup", gup_restores },
 	{ "mremap", mremap_exclusive },
+	{ "migrate_pinned", migrate_pinned },
 	{ "two_devices", two_devices },
 	{ "two_devices_exclusive", two_devices_exclusive },
 	{ "ksm", ksm },
