@@ -943,7 +943,7 @@ static int reap_test(pid_t pid)
 static void run_selftest(const char *name, struct verdict *v)
 {
 	unsigned long free_huge = hugetlb_knob("free_hugepages");
-	long pins = pins_outstanding(), before = mem_free_kb();
+	long pins = pins_outstanding(), before = mem_free_kb(), left;
 	char path[128], line[512], c;
 	int out[2], go[2], status = 0;
 	FILE *f;
@@ -997,8 +997,9 @@ static void run_selftest(const char *name, struct verdict *v)
 			 WTERMSIG(status));
 	if (WIFEXITED(status) && WEXITSTATUS(status) >= 125)
 		violation("could not run %s (%d)", name, WEXITSTATUS(status));
-	if (pins_settled(pins) != pins)
-		violation("%ld pins left behind", pins_outstanding() - pins);
+	left = pins_settled(pins) - pins;
+	if (left)
+		violation("%ld pins left behind", left);
 	/*
 	 * The test resizes the pool itself and may fail to restore it when
 	 * its allocations fail: what counts is that no huge page is still

@@ -59,39 +59,45 @@ struct file_map {
 	size_t size;
 };
 
-static bool map_file(struct file_map *m, size_t size, bool thp)
-{
-	size_t align = thp ? thp_size : pagesize;
-	void *p;
-
-	m->size = size;
-	m->fd = memfd_create("mapping_dirty", 0);
-	if (m->fd < 0)
-		return false;
-	if (ftruncate(m->fd, size))
-		goto err_fd;
-	m->mem = mmap_aligned(size, align);
-	if (!m->mem)
-		goto err_fd;
-	p = mmap(m->mem, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 m->fd, 0);
-	if (p == MAP_FAILED)
-		goto err_mem;
-	if (thp && madvise(m->mem, size, MADV_HUGEPAGE))
-		goto err_mem;
-	return true;
-
-err_mem:
-	munmap(m->mem, size);
-err_fd:
-	close(m->fd);
-	return false;
-}
-
 static void unmap_file(struct file_map *m)
 {
 	munmap(m->mem, m->size);
 	close(m->fd);
+}
+
+/* The memfd mapped over [@at, @at + @size), which the caller reserved. */
+static bool map_file_at(struct file_map *m, size_t size, char *at)
+{
+	m->size = size;
+	m->mem = at;
+	m->fd = memfd_create("mapping_dirty", 0);
+	if (m->fd < 0)
+		return false;
+	if (ftruncate(m->fd, size) ||
+	    mmap(at, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 m->fd, 0) == MAP_FAILED) {
+		close(m->fd);
+		m->fd = -1;
+		return false;
+	}
+	return true;
+}
+
+static bool map_file(struct file_map *m, size_t size, bool thp)
+{
+	char *at = mmap_aligned(size, thp ? thp_size : pagesize);
+
+	if (!at)
+		return false;
+	if (!map_file_at(m, size, at)) {
+		munmap(at, size);
+		return false;
+	}
+	if (thp && madvise(m->mem, size, MADV_HUGEPAGE)) {
+		unmap_file(m);
+		return false;
+	}
+	return true;
 }
 
 static size_t npages(const struct file_map *m)
@@ -555,8 +561,9 @@ static bool want_split(size_t i)
 
 static enum mmt_result t_base_clean_two_tables(void)
 {
-	struct file_map m = { .size = SPLIT_PAGES * pagesize };
+	size_t size = SPLIT_PAGES * pagesize;
 	enum mmt_result res = MMT_PASS;
+	struct file_map m;
 	struct bitmap b;
 	const char *err;
 	uint64_t total;
@@ -566,16 +573,9 @@ static enum mmt_result t_base_clean_two_tables(void)
 	area = mmap_aligned(2 * SPLIT_SPAN, SPLIT_SPAN);
 	if (!area)
 		return fail("mmap: %s", strerror(errno));
-	m.fd = memfd_create("mapping_dirty", 0);
-	if (m.fd < 0 || ftruncate(m.fd, m.size)) {
-		res = fail("memfd: %s", strerror(errno));
-		goto out;
-	}
 	/* Pages 0-7 in one page table, 8-15 in the next. */
-	m.mem = mmap(area + SPLIT_SPAN - m.size / 2, m.size,
-		     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m.fd, 0);
-	if (m.mem == MAP_FAILED) {
-		res = fail("mmap: %s", strerror(errno));
+	if (!map_file_at(&m, size, area + SPLIT_SPAN - size / 2)) {
+		res = fail("memfd: %s", strerror(errno));
 		goto out;
 	}
 	bitmap_init(&b, SPLIT_PAGES);
